@@ -1,0 +1,42 @@
+# Two commands: `make run` serves the Loire flow, `make test` checks everything.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint typecheck pytest rules promtool clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+run: $(VENV)/.installed
+	@if [ -n "$$TWILIO_AUTH_TOKEN" ]; then $(BIN)/ivr serve; else $(BIN)/ivr serve --dev; fi
+
+promtool:
+	@sh tools/ensure-promtool.sh
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check ivr tests
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy --strict ivr tests
+
+rules: promtool
+	promtool check rules metrics/prometheus/rules.yml
+	promtool test rules metrics/prometheus/rules_test.yml
+
+pytest: $(VENV)/.installed-dev promtool
+	$(BIN)/pytest -q
+
+test: lint typecheck rules pytest
+
+clean:
+	rm -rf $(VENV) build *.egg-info

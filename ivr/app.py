@@ -1,0 +1,81 @@
+"""The aiohttp application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+from aiohttp import web
+from twilio.request_validator import RequestValidator
+
+from ivr import keys
+from ivr.clock import Clock, SystemClock
+from ivr.db.pool import database
+from ivr.dialer import Dialer
+from ivr.flow.loader import load_flow
+from ivr.flow.model import Flow
+from ivr.metrics import Metrics
+from ivr.ringback import ringback_wav
+from ivr.security import MAX_FORM_BYTES, twilio_guard
+from ivr.settings import Settings
+from ivr.views import admin, agent, health, queue, status, voice
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    async with database(settings.database_url, settings.data_dir) as pool:
+        app[keys.POOL] = pool
+        yield
+
+
+async def _dialer(app: web.Application) -> AsyncIterator[None]:
+    dialer = Dialer(app[keys.SETTINGS])
+    app[keys.DIALER] = dialer
+    yield
+    await dialer.close()
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | None = None,
+               pool: asyncpg.Pool | None = None) -> web.Application:
+    """Build the server; with `pool` given, the caller owns the database (tests do)."""
+    app = web.Application(middlewares=[twilio_guard, admin.admin_guard],
+                          client_max_size=MAX_FORM_BYTES)
+    app[keys.SETTINGS] = settings
+    app[keys.CLOCK] = clock or SystemClock()
+    app[keys.FLOW] = flow or load_flow(settings.flow_path)
+    app[keys.METRICS] = Metrics()
+    app[keys.VALIDATOR] = RequestValidator(settings.twilio_auth_token)
+    if pool is None:
+        app.cleanup_ctx.append(_database)
+    else:
+        app[keys.POOL] = pool
+    app.cleanup_ctx.append(_dialer)
+    _routes(app, ringback_wav(settings.ring_cycle_seconds))
+    return app
+
+
+def _routes(app: web.Application, ringback: bytes) -> None:
+    async def ringback_audio(request: web.Request) -> web.Response:
+        return web.Response(body=ringback, content_type="audio/wav",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
+    r = app.router
+    r.add_post("/twilio/voice", voice.incoming, name="voice")
+    r.add_post("/twilio/gather", voice.gather, name="gather")
+    r.add_post("/twilio/status", status.call_status, name="status")
+    r.add_post("/twilio/queue/wait", queue.wait, name="wait")
+    r.add_post("/twilio/queue/done", queue.done, name="queue_done")
+    r.add_post("/twilio/queue/pickup", queue.pickup, name="pickup")
+    r.add_post("/twilio/agent/answer", agent.answer, name="agent_answer")
+    r.add_post("/twilio/agent/dial-done", agent.dial_done, name="agent_dial_done")
+    r.add_post("/twilio/agent/status", agent.status, name="agent_status")
+    r.add_get("/audio/ringback.wav", ringback_audio, name="ringback")
+    r.add_get("/healthz", health.healthz, name="healthz")
+    r.add_get("/readyz", health.readyz, name="readyz")
+    r.add_get("/metrics", health.metrics, name="metrics")
+    r.add_get("/admin/crisis", admin.get_crisis)
+    r.add_post("/admin/crisis", admin.set_crisis)
+    r.add_get("/admin/agents", admin.list_agents)
+    r.add_post("/admin/agents", admin.create_agent)
+    r.add_delete("/admin/agents/{agent_id}", admin.delete_agent)
+    r.add_post("/admin/agents/{agent_id}/status", admin.set_agent_status)

@@ -1,0 +1,27 @@
+"""The TwiML a webhook answers when something inside it failed."""
+
+from __future__ import annotations
+
+from ivr import twiml
+from ivr.flow.model import Flow, Prompt, Voice
+from ivr.settings import Settings
+from ivr.urls import ringback_url
+
+_APOLOGY = "Nous rencontrons une difficulté technique. Veuillez nous excuser."
+_CALL_BACK = "Merci de rappeler dans quelques instants. Au revoir."
+
+
+def fallback_twiml(route: str, settings: Settings, flow: Flow | None) -> str:
+    """An apology and a route to reception, or for a waiting caller one more ringback round."""
+    voice = flow.voice if flow else Voice()
+    if route in ("status", "agent_status", "pickup"):
+        return twiml.empty()
+    if route == "wait":
+        # A queued caller keeps their place through a short database outage.
+        return twiml.wait_music(voice, music_url=None, ringback_url=ringback_url(settings),
+                                announcement=None)
+    apology = flow.prompt("technical_error") if flow else Prompt(text=_APOLOGY)
+    if settings.reception_number:
+        return twiml.dial_number([apology], voice, settings.reception_number)
+    return twiml.say_and_hang_up([apology, Prompt(text=_CALL_BACK)], voice)
+

@@ -1,0 +1,218 @@
+"""The pure flow engine: (flow, position, caller input, now, crisis) -> next step. No I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Literal
+
+from ivr.flow.hours import ClosedReason, closed_reason
+from ivr.flow.model import RECEPTION, Flow, Prompt, Service
+from ivr.flow.speech import best_matches, normalize, says_any, strip_fillers
+
+Step = Literal["menu", "confirm"]
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a caller stands in the menu; it travels in the signed action URL."""
+
+    step: Step = "menu"
+    failures: int = 0
+    pending: str | None = None
+    seq: int = 0
+
+    def to_query(self) -> dict[str, str]:
+        """The position as query parameters."""
+        query = {"step": self.step, "failures": str(self.failures), "seq": str(self.seq)}
+        if self.pending:
+            query["pending"] = self.pending
+        return query
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str], flow: Flow) -> Position:
+        """Read a position back; anything unexpected gives a fresh menu position."""
+        try:
+            failures = min(max(int(query.get("failures", "0")), 0), flow.max_attempts)
+            seq = min(max(int(query.get("seq", "0")), 0), 10_000)
+        except ValueError:
+            return cls()
+        step = query.get("step", "menu")
+        pending = query.get("pending")
+        if step == "confirm" and pending in flow.services:
+            return cls("confirm", failures, pending, seq)
+        return cls("menu", failures, None, seq)
+
+
+@dataclass(frozen=True)
+class CallerInput:
+    """What Twilio's <Gather> reported: keys, or speech with its confidence."""
+
+    digits: str = ""
+    speech: str = ""
+    confidence: float | None = None
+
+    @property
+    def kind(self) -> str:
+        """dtmf, speech or none."""
+        return "dtmf" if self.digits else "speech" if self.speech.strip() else "none"
+
+
+@dataclass(frozen=True)
+class Crisis:
+    """The crisis announcement, when managers have switched it on."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Ask:
+    """Play prompts and gather keys or speech, coming back at `position`."""
+
+    prompts: tuple[Prompt, ...]
+    position: Position
+    hints: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Route:
+    """Play prompts, then queue the caller for a service."""
+
+    service: str
+    prompts: tuple[Prompt, ...]
+
+
+@dataclass(frozen=True)
+class Close:
+    """Play the closed message and hang up."""
+
+    reason: ClosedReason
+    prompts: tuple[Prompt, ...]
+
+
+Action = Ask | Route | Close
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The next action, with what happened, for the call's event log and metrics."""
+
+    action: Action
+    event: str
+    detail: dict[str, str] = field(default_factory=dict)
+
+
+def menu_services(flow: Flow, crisis: Crisis | None) -> list[Service]:
+    """Services in the order the menu offers them (crisis first while crisis mode is on)."""
+    ordered = sorted((s for s in flow.services.values() if s.name != RECEPTION),
+                     key=lambda s: s.key)
+    if crisis and "crisis" in flow.services:
+        ordered.sort(key=lambda s: s.name != "crisis")
+    return [*ordered, *([flow.services[RECEPTION]] if RECEPTION in flow.services else [])]
+
+
+def _menu(flow: Flow, crisis: Crisis | None) -> tuple[Prompt, ...]:
+    return (*(s.menu for s in menu_services(flow, crisis)), flow.prompt("menu_outro"))
+
+
+def _hints(flow: Flow) -> tuple[str, ...]:
+    return tuple(hint for s in flow.services.values() for hint in s.hints)
+
+
+def begin(flow: Flow, now: datetime, crisis: Crisis | None) -> Decision:
+    """The first step of a call: the closed message, or the greeting and the menu."""
+    reason = closed_reason(flow, now)
+    if reason is not None:
+        return Decision(Close(reason, (flow.prompt(f"closed_{reason}"),)), "closed",
+                        {"reason": reason})
+    opening = [flow.prompt("greeting")]
+    if crisis:
+        opening += [flow.prompt("crisis_intro"), Prompt(text=crisis.message)]
+    opening.append(flow.prompt("confidentiality"))
+    action = Ask((*opening, *_menu(flow, crisis)), Position(seq=1), _hints(flow))
+    return Decision(action, "menu", {"crisis": "on" if crisis else "off"})
+
+
+def respond(flow: Flow, position: Position, heard: CallerInput,
+            crisis: Crisis | None) -> Decision:
+    """The step after the caller answered (or did not answer) a menu or a confirmation."""
+    at = replace(position, seq=position.seq + 1)
+    digits = heard.digits.strip()
+    if digits == "0":
+        return _route(flow, RECEPTION, heard, "zero")
+    if position.step == "confirm" and position.pending:
+        return _confirm(flow, at, heard, crisis)
+    if digits == "*":
+        return Decision(Ask(_menu(flow, crisis), replace(at, step="menu"), _hints(flow)),
+                        "repeat", {"input": heard.kind})
+    if digits:
+        service = next((s for s in flow.services.values() if s.key == digits), None)
+        if service is None:
+            return _failure(flow, at, "invalid_key", crisis)
+        return _route(flow, service.name, heard, "choice")
+    if not heard.speech.strip():
+        return _failure(flow, at, "no_input", crisis)
+    return _from_speech(flow, at, heard, crisis)
+
+
+def _heard_words(flow: Flow, heard: CallerInput) -> str:
+    return strip_fillers(normalize(heard.speech), flow.speech.fillers)
+
+
+def _from_speech(flow: Flow, at: Position, heard: CallerInput,
+                 crisis: Crisis | None) -> Decision:
+    words = _heard_words(flow, heard)
+    matches = best_matches(words, {s.name: s.keywords for s in flow.services.values()})
+    if not matches:
+        if says_any(words, flow.speech.repeat_words):
+            return Decision(Ask(_menu(flow, crisis), at, _hints(flow)), "repeat",
+                            {"input": "speech"})
+        return _failure(flow, at, "no_match", crisis)
+    if len(matches) > 1 and matches[0][1] == matches[1][1]:
+        return _failure(flow, at, "ambiguous", crisis)
+    service = matches[0][0]
+    confidence = heard.confidence
+    if confidence is not None and confidence < flow.speech.min_confidence:
+        label = flow.services[service].label
+        ask = Ask((flow.prompt("confirm", label=label),),
+                  replace(at, step="confirm", pending=service), _hints(flow))
+        return Decision(ask, "confirm_asked", {"service": service})
+    return _route(flow, service, heard, "choice")
+
+
+def _confirm(flow: Flow, at: Position, heard: CallerInput,
+             crisis: Crisis | None) -> Decision:
+    pending = at.pending or RECEPTION
+    words = _heard_words(flow, heard)
+    if heard.digits == "1" or (not heard.digits and says_any(words, flow.speech.yes_words)):
+        return _route(flow, pending, heard, "confirmed")
+    if heard.digits == "*":
+        label = flow.services[pending].label
+        return Decision(Ask((flow.prompt("confirm", label=label),), at, _hints(flow)),
+                        "repeat", {"input": heard.kind})
+    back = replace(at, step="menu", pending=None)
+    if heard.digits == "2" or (not heard.digits and says_any(words, flow.speech.no_words)):
+        return Decision(Ask(_menu(flow, crisis), back, _hints(flow)), "confirm_declined",
+                        {"service": pending})
+    return _failure(flow, back, "unconfirmed", crisis)
+
+
+def _failure(flow: Flow, at: Position, reason: str, crisis: Crisis | None) -> Decision:
+    failures = at.failures + 1
+    if failures >= flow.max_attempts:
+        prompts = (flow.prompt("invalid" if reason != "no_input" else "no_input"),
+                   flow.prompt("to_reception"))
+        return Decision(Route(RECEPTION, prompts), "failure",
+                        {"reason": reason, "then": RECEPTION})
+    lead = flow.prompt("ambiguous" if reason == "ambiguous" else
+                       "no_input" if reason == "no_input" else "invalid")
+    ask = Ask((lead, *_menu(flow, crisis)), replace(at, failures=failures), _hints(flow))
+    return Decision(ask, "failure", {"reason": reason, "then": "menu"})
+
+
+def _route(flow: Flow, name: str, heard: CallerInput, via: str) -> Decision:
+    service = flow.services[name]
+    prompts = (*service.info, flow.prompt("connecting", label=service.label))
+    return Decision(Route(name, prompts), "choice",
+                    {"service": name, "input": heard.kind, "via": via})

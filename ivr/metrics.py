@@ -1,0 +1,62 @@
+"""Prometheus metrics on the app's own registry; live gauges are filled from PostgreSQL."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+WAIT_BUCKETS = (5, 10, 15, 20, 25, 30, 45, 60, 90, 120, 180, 300)
+RING_BUCKETS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+
+
+class Metrics:
+    """Every metric the server exports, registered on one registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.calls = Counter("ivr_calls", "Calls ended, by requested service and outcome.",
+                             ["service", "outcome"], registry=r)
+        self.queue_wait = Histogram(
+            "ivr_queue_wait_seconds", "Queue wait of answered calls, from queue entry to pickup.",
+            ["service"], buckets=WAIT_BUCKETS, registry=r)
+        self.pickup_rings = Histogram(
+            "ivr_pickup_rings", "Ring during which answered calls were picked up.",
+            ["service"], buckets=RING_BUCKETS, registry=r)
+        self.abandoned_wait = Histogram(
+            "ivr_abandoned_wait_seconds", "Queue wait of callers who hung up while waiting.",
+            ["service"], buckets=WAIT_BUCKETS, registry=r)
+        self.time_to_human = Histogram(
+            "ivr_time_to_human_seconds", "From the call's arrival to a human answering.",
+            ["service"], buckets=(*WAIT_BUCKETS, 600), registry=r)
+        self.menu_choices = Counter("ivr_menu_choices", "Menu choices by service and input kind.",
+                                    ["service", "input"], registry=r)
+        self.menu_failures = Counter("ivr_menu_failures", "Menu inputs not understood, by reason.",
+                                     ["reason"], registry=r)
+        self.closed_calls = Counter("ivr_closed_calls", "Calls that arrived while closed.",
+                                    ["reason"], registry=r)
+        self.crisis_calls = Counter("ivr_crisis_calls", "Calls that heard the crisis announcement.",
+                                    registry=r)
+        self.offers = Counter("ivr_offers", "Offers of waiting calls to agents, by result.",
+                              ["service", "result"], registry=r)
+        self.webhook_duration = Histogram(
+            "ivr_webhook_duration_seconds", "Time to answer a Twilio webhook.", ["route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r)
+        self.webhook_rejected = Counter("ivr_webhook_rejected", "Webhooks refused, by reason.",
+                                        ["reason"], registry=r)
+        self.webhook_errors = Counter("ivr_webhook_errors",
+                                      "Webhooks answered with fallback TwiML after an error.",
+                                      ["route"], registry=r)
+        self.database_errors = Counter("ivr_database_errors", "Database errors seen by handlers.",
+                                       registry=r)
+        self.crisis_mode = Gauge("ivr_crisis_mode", "1 while the crisis announcement is on.",
+                                 registry=r)
+        self.callers_waiting = Gauge("ivr_callers_waiting", "Callers waiting now, per service.",
+                                     ["service"], registry=r)
+        self.longest_wait = Gauge("ivr_longest_wait_seconds",
+                                  "Longest current queue wait, per service.", ["service"],
+                                  registry=r)
+        self.agents = Gauge("ivr_agents", "Agents per service and status.", ["service", "status"],
+                            registry=r)
+        self.live_up = Gauge("ivr_live_metrics_up",
+                             "1 when the live gauges were read from PostgreSQL at this scrape.",
+                             registry=r)

@@ -1,0 +1,75 @@
+"""Every /twilio/ request is checked against X-Twilio-Signature before its handler runs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+from aiohttp import web
+
+from ivr import keys
+from ivr.fallback import fallback_twiml
+
+log = logging.getLogger(__name__)
+MAX_FORM_BYTES = 64 * 1024
+TWIML = "application/xml"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+
+def _reject(request: web.Request, reason: str) -> web.Response:
+    request.app[keys.METRICS].webhook_rejected.labels(reason).inc()
+    log.warning("rejected %s %s: %s", request.method, request.path, reason)
+    return web.Response(status=403, text=f"forbidden: {reason}\n")
+
+
+@web.middleware
+async def twilio_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Check the signature, limit the body, time the handler, and never answer a 500."""
+    if not request.path.startswith("/twilio/"):
+        return await handler(request)
+    if request.content_length is not None and request.content_length > MAX_FORM_BYTES:
+        request.app[keys.METRICS].webhook_rejected.labels("too_large").inc()
+        return web.Response(status=413, text="request body too large\n")
+    try:
+        form = await request.post()
+    except web.HTTPRequestEntityTooLarge:
+        request.app[keys.METRICS].webhook_rejected.labels("too_large").inc()
+        return web.Response(status=413, text="request body too large\n")
+    except ValueError:
+        return _reject(request, "malformed")
+    signature = request.headers.get("X-Twilio-Signature")
+    if not signature:
+        return _reject(request, "missing_signature")
+    # The URL Twilio signed: our public base plus the path and query exactly as received.
+    url = request.app[keys.SETTINGS].public_url + request.raw_path
+    try:
+        valid = request.app[keys.VALIDATOR].validate(url, form, signature)
+    except Exception:  # a malformed header must not become a 500
+        log.exception("signature check failed")
+        return _reject(request, "validator_error")
+    if not valid:
+        return _reject(request, "bad_signature")
+    return await _answer(request, handler)
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
+    route = request.match_info.route.name or "unknown"
+    metrics = request.app[keys.METRICS]
+    started = time.perf_counter()
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception as exc:
+        if isinstance(exc, DATABASE_ERRORS):
+            metrics.database_errors.inc()
+        metrics.webhook_errors.labels(route).inc()
+        log.exception("webhook %s failed; answering fallback TwiML", route)
+        flow = request.app.get(keys.FLOW)
+        body = fallback_twiml(route, request.app[keys.SETTINGS], flow)
+        return web.Response(text=body, content_type=TWIML)
+    finally:
+        metrics.webhook_duration.labels(route).observe(time.perf_counter() - started)

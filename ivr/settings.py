@@ -1,0 +1,192 @@
+"""Settings read from the environment, each checked once at start-up."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+TWILIO_API_DEFAULT = "https://api.twilio.com"
+DEV_SECRETS_FILE = "dev-secrets.json"
+_T = TypeVar("_T")
+
+
+class SettingsError(Exception):
+    """A missing or malformed setting; the message is one line naming the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server needs to know about its deployment."""
+
+    database_url: str | None
+    data_dir: Path
+    host: str
+    port: int
+    public_url: str
+    twilio_auth_token: str
+    twilio_account_sid: str
+    twilio_api_base_url: str
+    agent_caller_id: str
+    reception_number: str | None
+    flow_path: Path
+    admin_token: str
+    hash_key: bytes
+    ring_cycle_seconds: float = 5.0
+    target_ring: int = 5
+    offer_timeout_seconds: int = 15
+    wrap_up_seconds: int = 30
+    dev: bool = False
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """Return a copy with some fields changed (tests and the simulator use it)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _parse(env: Mapping[str, str], name: str, default: _T, parse: Callable[[str], _T],
+           expected: str) -> _T:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return parse(raw)
+    except (ValueError, TypeError):
+        raise SettingsError(f"{name}={raw!r} is invalid: expected {expected}") from None
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError(raw)
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError(raw)
+    return value
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 < value < 65536:
+        raise ValueError(raw)
+    return value
+
+
+def _http_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise ValueError(raw)
+    return raw.rstrip("/")
+
+
+def _database_url(raw: str) -> str:
+    if urlsplit(raw).scheme not in ("postgres", "postgresql"):
+        raise ValueError(raw)
+    return raw
+
+
+def _e164(raw: str) -> str:
+    if not (raw.startswith("+") and raw[1:].isdigit() and 8 <= len(raw) <= 16):
+        raise ValueError(raw)
+    return raw
+
+
+def _account_sid(raw: str) -> str:
+    if not (raw.startswith("AC") and len(raw) == 34):
+        raise ValueError(raw)
+    return raw
+
+
+def _required(env: Mapping[str, str], name: str, expected: str) -> str:
+    raw = env.get(name, "").strip()
+    if not raw:
+        raise SettingsError(f"{name} is not set: expected {expected} (or run `ivr serve --dev`)")
+    return raw
+
+
+def dev_secrets(data_dir: Path) -> dict[str, str]:
+    """Load, or create once, the local secrets `--dev` uses, so restarts keep the same ones."""
+    path = data_dir / DEV_SECRETS_FILE
+    if path.exists():
+        loaded = json.loads(path.read_text())
+        return {str(k): str(v) for k, v in loaded.items()}
+    values = {
+        "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
+        "TWILIO_ACCOUNT_SID": "AC" + secrets.token_hex(16),
+        "IVR_ADMIN_TOKEN": secrets.token_urlsafe(24),
+        "IVR_HASH_KEY": secrets.token_hex(32),
+    }
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(values, indent=2))
+    path.chmod(0o600)
+    return values
+
+
+def database_location(env: Mapping[str, str] | None = None) -> tuple[str | None, Path]:
+    """Only what commands that touch the database need: DATABASE_URL and IVR_DATA_DIR."""
+    env = os.environ if env is None else env
+    url = _parse(env, "DATABASE_URL", None, _database_url,
+                 "a postgresql:// URL, or unset for the embedded PostgreSQL")
+    return url, Path(env.get("IVR_DATA_DIR", "").strip() or "var")
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) -> Settings:
+    """Build Settings from the environment or raise SettingsError with a one-line reason."""
+    env = dict(os.environ if env is None else env)
+    data_dir = Path(env.get("IVR_DATA_DIR", "").strip() or "var")
+    host = env.get("IVR_HOST", "").strip() or "127.0.0.1"
+    port = _parse(env, "IVR_PORT", 8080, _port, "a TCP port number (1-65535)")
+    if dev:
+        for name, value in dev_secrets(data_dir).items():
+            env.setdefault(name, value)
+        env.setdefault("IVR_PUBLIC_URL", f"http://{host}:{port}")
+    sid = _required(env, "TWILIO_ACCOUNT_SID", "the account SID, AC followed by 32 characters")
+    public_url = _required(env, "IVR_PUBLIC_URL", "the https:// base URL Twilio calls")
+    hash_key = _required(env, "IVR_HASH_KEY", "a secret of at least 32 characters")
+    if len(hash_key) < 32:
+        raise SettingsError("IVR_HASH_KEY is too short: expected at least 32 characters")
+    return Settings(
+        database_url=_parse(env, "DATABASE_URL", None, _database_url,
+                            "a postgresql:// URL, or unset for the embedded PostgreSQL"),
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        public_url=_parse(env, "IVR_PUBLIC_URL", public_url, _http_url,
+                          "an http(s):// base URL without a query"),
+        twilio_auth_token=_required(env, "TWILIO_AUTH_TOKEN", "the Twilio auth token"),
+        twilio_account_sid=_parse(env, "TWILIO_ACCOUNT_SID", sid, _account_sid,
+                                  "AC followed by 32 characters"),
+        twilio_api_base_url=_parse(env, "TWILIO_API_BASE_URL", TWILIO_API_DEFAULT, _http_url,
+                                   "an http(s):// URL"),
+        agent_caller_id=_parse(env, "IVR_AGENT_CALLER_ID", "+33477000000", _e164,
+                               "an E.164 number such as +33477481234"),
+        reception_number=_parse(env, "IVR_RECEPTION_NUMBER", None, _e164,
+                                "an E.164 number such as +33477481234"),
+        flow_path=Path(env.get("IVR_FLOW", "").strip() or "flows/loire.yaml"),
+        admin_token=_required(env, "IVR_ADMIN_TOKEN", "a secret bearer token for the admin API"),
+        hash_key=hash_key.encode(),
+        ring_cycle_seconds=_parse(env, "IVR_RING_CYCLE_SECONDS", 5.0, _positive_float,
+                                  "a positive number of seconds"),
+        target_ring=_parse(env, "IVR_TARGET_RING", 5, _positive_int, "a positive whole number"),
+        offer_timeout_seconds=_parse(env, "IVR_OFFER_TIMEOUT", 15, _positive_int,
+                                     "a positive whole number of seconds"),
+        wrap_up_seconds=_parse(env, "IVR_WRAP_UP_SECONDS", 30, _non_negative_int,
+                               "a whole number of seconds (0 or more)"),
+        dev=dev,
+    )
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError(raw)
+    return value
+

@@ -1,0 +1,87 @@
+"""What simulated callers and agents do, and what a simulated call gives back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Press:
+    """The caller presses keys."""
+
+    digits: str
+
+
+@dataclass(frozen=True)
+class Say:
+    """The caller says a phrase (with the recognizer's confidence)."""
+
+    phrase: str
+    confidence: float = 0.9
+
+
+@dataclass(frozen=True)
+class Silence:
+    """The caller says nothing."""
+
+
+Input = Press | Say | Silence
+
+
+@dataclass(frozen=True)
+class CallerScript:
+    """A caller: what they answer at each prompt, and when they give up."""
+
+    inputs: tuple[Input, ...] = ()
+    hangup_after: float | None = None
+    talk_seconds: float = 60.0
+    from_number: str = "+33611223344"
+    to_number: str = "+33477481234"
+
+
+@dataclass(frozen=True)
+class AgentScript:
+    """An agent's phone: answers after a delay, never answers, or is busy."""
+
+    behaviour: Literal["answer", "never", "busy"] = "answer"
+    answer_after: float = 3.0
+    talk_seconds: float = 60.0
+
+
+@dataclass
+class Transcript:
+    """What happened, in order, readable by a person."""
+
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, at: float, text: str) -> None:
+        """Add a line stamped with seconds since the call began."""
+        self.lines.append(f"[{at:7.1f}s] {text}")
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+
+@dataclass
+class CallResult:
+    """The structured result of one simulated call, for tests to assert on."""
+
+    call_sid: str
+    started_at: datetime
+    heard: list[str] = field(default_factory=list)
+    webhooks: list[tuple[str, int]] = field(default_factory=list)
+    queues: list[str] = field(default_factory=list)
+    queue_wait: float | None = None
+    rings: int | None = None
+    answered_by: str | None = None
+    ended_by: str = "twilio"
+    queue_result: str | None = None
+    error: str | None = None
+    transcript: Transcript = field(default_factory=Transcript)
+
+    @property
+    def heard_text(self) -> str:
+        """Everything the caller heard, as one text."""
+        return " ".join(self.heard)

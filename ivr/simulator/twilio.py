@@ -1,0 +1,476 @@
+"""Twilio's side of calls: signed webhooks, TwiML interpreted verb by verb, queues, agents."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+import aiohttp
+from twilio.request_validator import RequestValidator
+
+from ivr.ringback import wav_seconds
+from ivr.rings import RingPolicy
+from ivr.simulator.clock import SimClock, Wake
+from ivr.simulator.script import (
+    AgentScript,
+    CallerScript,
+    CallResult,
+    Input,
+    Press,
+    Say,
+    Silence,
+)
+from ivr.simulator.twiml_check import QUEUE_URL_VERBS, WAIT_VERBS, TwimlError, Verb, parse
+
+SAY_CHARS_PER_SECOND = 14.0
+API_VERSION = "2010-04-01"
+AskInput = Callable[[list[str]], "asyncio.Future[Input] | Input"]
+
+
+def new_sid(prefix: str) -> str:
+    """A Twilio-shaped SID."""
+    return prefix + secrets.token_hex(16)
+
+
+class HungUp(Exception):
+    """The caller's patience ran out."""
+
+
+@dataclass
+class Member:
+    """A caller waiting in a queue."""
+
+    leg: CallerLeg
+    entered: float
+    wake: Wake = field(default_factory=Wake)
+    talk_seconds: float | None = None
+    agent: str | None = None
+    welcome: list[Verb] = field(default_factory=list)
+
+
+class FakeTwilio:
+    """Plays Twilio for one server: places calls, runs TwiML, keeps queues, rings agents."""
+
+    def __init__(self, *, base_url: str, auth_token: str, account_sid: str, clock: SimClock,
+                 session: aiohttp.ClientSession, rings: RingPolicy | None = None,
+                 status_callback: str | None = "/twilio/status",
+                 music_seconds: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.validator = RequestValidator(auth_token)
+        self.auth_token = auth_token
+        self.account_sid = account_sid
+        self.clock = clock
+        self.session = session
+        self.rings = rings or RingPolicy()
+        self.status_callback = status_callback
+        self.music_seconds = music_seconds
+        self.queues: dict[str, deque[Member]] = {}
+        self.queue_sids: dict[str, str] = {}
+        self.agent_scripts: dict[str, AgentScript] = {}
+        self.default_agent = AgentScript()
+        self.agent_calls: list[dict[str, str]] = []
+        self.agent_legs: list[asyncio.Task[None]] = []
+        self._audio: dict[str, float] = {}
+
+    # -- HTTP -----------------------------------------------------------------------------
+    def url(self, target: str, current: str | None = None) -> str:
+        """An absolute URL, relative ones resolved as Twilio does against the current one."""
+        return urljoin(current or self.base_url + "/", target)
+
+    def sign(self, url: str, params: dict[str, str]) -> str:
+        """X-Twilio-Signature for a POST of `params` to `url`."""
+        signature: str = self.validator.compute_signature(url, params)
+        return signature
+
+    async def post(self, url: str, params: dict[str, str],
+                   allowed: set[str] | None = None) -> tuple[int, list[Verb]]:
+        """POST a signed webhook and parse the TwiML answer."""
+        headers = {"X-Twilio-Signature": self.sign(url, params)}
+        async with self.session.post(url, data=params, headers=headers) as response:
+            body = await response.read()
+            return response.status, parse(body, response.headers.get("Content-Type", ""),
+                                          response.status, allowed)
+
+    async def notify(self, url: str, params: dict[str, str]) -> int:
+        """POST a signed status callback; the answer's body is ignored, as Twilio does."""
+        headers = {"X-Twilio-Signature": self.sign(url, params)}
+        async with self.session.post(url, data=params, headers=headers) as response:
+            await response.read()
+            return response.status
+
+    async def audio_seconds(self, url: str) -> float:
+        """How long an audio URL plays: WAV headers are read; other audio counts as music."""
+        if url not in self._audio:
+            seconds = self.music_seconds
+            if url.endswith(".wav"):
+                async with self.session.get(url) as response:
+                    if response.status == 200:
+                        seconds = wav_seconds(await response.read())
+            self._audio[url] = seconds
+        return self._audio[url]
+
+    # -- calls ----------------------------------------------------------------------------
+    async def call(self, script: CallerScript, ask: AskInput | None = None) -> CallResult:
+        """Run one incoming call from dial to hang-up (as an actor on the clock)."""
+        leg = CallerLeg(self, script, ask)
+        task = self.clock.spawn(leg.run())
+        result: CallResult = await task
+        return result
+
+    def queue(self, name: str) -> deque[Member]:
+        """A named queue, created on first use as Twilio does."""
+        if name not in self.queues:
+            self.queues[name] = deque()
+            self.queue_sids[name] = new_sid("QU")
+        return self.queues[name]
+
+    def start_agent_leg(self, params: dict[str, str]) -> str:
+        """The REST stand-in asked for a call to an agent: ring them as their script says."""
+        sid = new_sid("CA")
+        self.agent_calls.append({**params, "Sid": sid})
+        script = self.agent_scripts.get(params.get("To", ""), self.default_agent)
+        self.agent_legs.append(self.clock.spawn(AgentLeg(self, sid, params, script).run()))
+        return sid
+
+    async def settle(self) -> None:
+        """Wait for every agent leg to finish (after the calls that caused them)."""
+        while any(not t.done() for t in self.agent_legs):
+            await asyncio.gather(*self.agent_legs)
+
+
+def _duration(verb: Verb, audio: float) -> float:
+    loops = int(verb.attrs.get("loop", "1") or 1) or 1
+    if verb.name == "Say":
+        return max(1.0, len(verb.text) / SAY_CHARS_PER_SECOND) * loops
+    if verb.name == "Pause":
+        return float(verb.attrs.get("length", "1"))
+    return audio * loops
+
+
+class CallerLeg:
+    """An incoming call: the caller hears prompts, answers gathers, waits in queues."""
+
+    def __init__(self, twilio: FakeTwilio, script: CallerScript, ask: AskInput | None) -> None:
+        self.t = twilio
+        self.script = script
+        self.ask = ask
+        self.sid = new_sid("CA")
+        self.start = twilio.clock.now()
+        self.result = CallResult(self.sid, self.start)
+        self.inputs = list(script.inputs)
+        self.status = "ringing"
+        self.first_queued: float | None = None
+
+    def elapsed(self) -> float:
+        """Seconds since the call began."""
+        return (self.t.clock.now() - self.start).total_seconds()
+
+    def note(self, text: str) -> None:
+        """Add a transcript line."""
+        self.result.transcript.add(self.elapsed(), text)
+
+    def params(self, **extra: str) -> dict[str, str]:
+        """The parameters Twilio sends with every request of this call."""
+        s = self.script
+        return {"CallSid": self.sid, "AccountSid": self.t.account_sid, "From": s.from_number,
+                "To": s.to_number, "Caller": s.from_number, "Called": s.to_number,
+                "CallStatus": self.status, "Direction": "inbound", "ApiVersion": API_VERSION,
+                **extra}
+
+    async def sleep(self, seconds: float, wake: Wake | None = None) -> bool:
+        """Sleep, unless the caller's patience ends first (then HungUp)."""
+        limit = self.script.hangup_after
+        if limit is not None:
+            left = limit - self.elapsed()
+            if left <= seconds:
+                woken = await self.t.clock.sleep(max(left, 0.0), wake)
+                if woken:
+                    return True
+                raise HungUp
+        return await self.t.clock.sleep(seconds, wake)
+
+    async def fetch(self, url: str, allowed: set[str] | None = None,
+                    **extra: str) -> list[Verb]:
+        """Request a TwiML document for this call, noting it in the transcript."""
+        status, verbs = await self.t.post(url, self.params(**extra), allowed)
+        path = url.removeprefix(self.t.base_url)
+        self.result.webhooks.append((path, status))
+        self.note(f"→ POST {path} {status}")
+        return verbs
+
+    async def run(self) -> CallResult:
+        """The whole call."""
+        try:
+            self.note(f"appel de {self.script.from_number} vers {self.script.to_number}")
+            self.status = "in-progress"
+            url = self.t.url("/twilio/voice")
+            verbs = await self.fetch(url)
+            await self.execute(verbs, url)
+        except HungUp:
+            self.result.ended_by = "caller"
+            self.note("l'appelant raccroche")
+        except TwimlError as exc:
+            self.result.error = str(exc)
+            self.note(f"ERREUR Twilio {exc}")
+        self.status = "completed"
+        if self.t.status_callback:
+            await self.t.notify(self.t.url(self.t.status_callback), self.params(
+                CallStatus="completed", CallDuration=str(int(self.elapsed())),
+                Timestamp=self.t.clock.now().strftime("%a, %d %b %Y %H:%M:%S +0000"),
+                SequenceNumber="0", CallbackSource="call-progress-events"))
+        self.note("fin de l'appel")
+        return self.result
+
+    async def hear(self, verb: Verb, wake: Wake | None = None) -> bool:
+        """Play one Say / Play / Pause to the caller; True if `wake` interrupted it."""
+        if verb.name == "Say":
+            self.result.heard.append(verb.text)
+            self.note(f"🔊 {verb.text}")
+            return await self.sleep(_duration(verb, 0), wake)
+        if verb.name == "Play":
+            audio = await self.t.audio_seconds(self.t.url(verb.text))
+            self.note(f"♪ {verb.text} ({audio:.1f}s)")
+            return await self.sleep(_duration(verb, audio), wake)
+        return await self.sleep(_duration(verb, 0), wake)
+
+    async def execute(self, verbs: list[Verb], url: str) -> None:
+        """Run a document to its end, following Gather, Redirect and Enqueue."""
+        while True:
+            next_doc: tuple[list[Verb], str] | None = None
+            for verb in verbs:
+                if verb.name in ("Say", "Play", "Pause"):
+                    await self.hear(verb)
+                elif verb.name in ("Hangup", "Reject"):
+                    self.note(f"Twilio raccroche ({verb.name})")
+                    return
+                elif verb.name == "Redirect":
+                    target = self.t.url(verb.text, url)
+                    next_doc = (await self.fetch(target), target)
+                    break
+                elif verb.name == "Gather":
+                    next_doc = await self.gather(verb, url)
+                    if next_doc is not None:
+                        break
+                elif verb.name == "Enqueue":
+                    next_doc = await self.enqueue(verb, url)
+                    if next_doc is None:
+                        return
+                    break
+                elif verb.name == "Dial":
+                    self.note(f"mis en relation avec {verb.text or verb.children[0].text}")
+                    await self.sleep(self.script.talk_seconds)
+                    self.result.ended_by = "dial"
+                    return
+                elif verb.name == "Leave":
+                    continue  # outside a queue, <Leave> does nothing
+            if next_doc is None:
+                return
+            verbs, url = next_doc
+
+    async def next_input(self, heard: list[str]) -> Input:
+        """The caller's answer: the script's next one, or the person at the keyboard."""
+        if self.inputs:
+            return self.inputs.pop(0)
+        if self.ask is not None:
+            answer = self.ask(heard)
+            if isinstance(answer, asyncio.Future):
+                return await answer
+            return answer
+        raise HungUp
+
+    async def gather(self, verb: Verb, url: str) -> tuple[list[Verb], str] | None:
+        """Play the prompts, take an answer, post it to the action (or fall through)."""
+        heard_here: list[str] = []
+        for child in verb.children:
+            if child.name == "Say":
+                heard_here.append(child.text)
+            await self.hear(child)
+        answer = await self.next_input(heard_here)
+        action = self.t.url(verb.attrs.get("action", url), url)
+        timeout = float(verb.attrs.get("timeout", "5"))
+        if isinstance(answer, Press):
+            self.note(f"☎ l'appelant tape {answer.digits}")
+            await self.sleep(0.5 * len(answer.digits))
+            return await self.fetch(action, Digits=answer.digits), action
+        if isinstance(answer, Say):
+            self.note(f"🗣 l'appelant dit « {answer.phrase} » (confiance {answer.confidence})")
+            await self.sleep(max(1.0, len(answer.phrase) / SAY_CHARS_PER_SECOND))
+            return await self.fetch(action, SpeechResult=answer.phrase,
+                                    Confidence=str(answer.confidence)), action
+        assert isinstance(answer, Silence)
+        self.note("… l'appelant ne dit rien")
+        await self.sleep(timeout)
+        if verb.attrs.get("actionOnEmptyResult") == "true":
+            return await self.fetch(action), action
+        return None
+
+    async def enqueue(self, verb: Verb, url: str) -> tuple[list[Verb], str] | None:
+        """Wait in a queue until dequeued, hung up or told to leave; then the action."""
+        name = verb.text
+        queue = self.t.queue(name)
+        member = Member(self, entered=self.elapsed())
+        if self.first_queued is None:
+            self.first_queued = member.entered  # the wait runs on through an overflow
+        queue.append(member)
+        self.result.queues.append(name)
+        self.note(f"en file d'attente {name}")
+        wait_url = self.t.url(verb.attrs["waitUrl"], url) if "waitUrl" in verb.attrs else None
+        result = "bridged"
+        try:
+            result = await self.wait_in_queue(member, queue, name, wait_url)
+        except HungUp:
+            result = "hangup"
+            if member in queue:
+                queue.remove(member)
+        queue_time = str(int(self.elapsed() - member.entered))
+        if result == "bridged":
+            await self.talk(member)
+        self.result.queue_result = result
+        action = verb.attrs.get("action")
+        if action is None:
+            if result == "hangup":
+                raise HungUp
+            return None if result == "bridged" else ([], url)
+        target = self.t.url(action, url)
+        verbs = await self.fetch(target, QueueResult=result, QueueSid=self.t.queue_sids[name],
+                                 QueueTime=queue_time)
+        if result in ("hangup", "bridged"):
+            if result == "hangup":
+                raise HungUp
+            return None
+        return verbs, target
+
+    async def wait_in_queue(self, member: Member, queue: deque[Member], name: str,
+                            wait_url: str | None) -> str:
+        """Run the waitUrl documents until something ends the wait."""
+        while True:
+            if member.talk_seconds is not None:
+                return "bridged"
+            if wait_url is None:
+                if await self.sleep(self.t.music_seconds, member.wake):
+                    return "bridged"
+                continue
+            position = queue.index(member) + 1 if member in queue else 1
+            verbs = await self.fetch(
+                wait_url, WAIT_VERBS, QueuePosition=str(position),
+                QueueSid=self.t.queue_sids[name],
+                QueueTime=str(int(self.elapsed() - member.entered)),
+                AvgQueueTime="0", CurrentQueueSize=str(len(queue)), MaxQueueSize="1000")
+            if member.talk_seconds is not None:
+                return "bridged"
+            for verb in verbs:
+                if verb.name == "Leave":
+                    queue.remove(member)
+                    self.note("quitte la file (Leave)")
+                    return "leave"
+                if verb.name == "Hangup":
+                    queue.remove(member)
+                    raise HungUp
+                if verb.name in ("Say", "Play", "Pause") and await self.hear(verb, member.wake):
+                    return "bridged"
+
+    async def talk(self, member: Member) -> None:
+        """The conversation with the agent who dequeued this caller."""
+        for verb in member.welcome:
+            await self.hear(verb)
+        self.note(f"👤 décroché par {member.agent}")
+        await self.sleep(min(member.talk_seconds or 0.0, self.script.talk_seconds))
+
+
+class AgentLeg:
+    """A call placed to an agent: rings, is answered or not, dequeues a caller."""
+
+    def __init__(self, twilio: FakeTwilio, sid: str, create: dict[str, str],
+                 script: AgentScript) -> None:
+        self.t = twilio
+        self.sid = sid
+        self.create = create
+        self.script = script
+        self.started = twilio.clock.now()
+        self.events = set(create.get("StatusCallbackEvent", "").split())
+
+    def params(self, status: str, **extra: str) -> dict[str, str]:
+        """Parameters of the agent leg's requests."""
+        return {"CallSid": self.sid, "AccountSid": self.t.account_sid,
+                "From": self.create.get("From", ""), "To": self.create.get("To", ""),
+                "Caller": self.create.get("From", ""), "Called": self.create.get("To", ""),
+                "CallStatus": status, "Direction": "outbound-api", "ApiVersion": API_VERSION,
+                **extra}
+
+    async def callback(self, event: str, status: str, **extra: str) -> None:
+        """A status callback, when the REST request asked for this event."""
+        url = self.create.get("StatusCallback")
+        if url and (event in self.events or event == "completed"):
+            await self.t.notify(url, self.params(status, CallbackSource="call-progress-events",
+                                                 SequenceNumber=str(len(self.events)),
+                                                 **extra))
+
+    async def run(self) -> None:
+        """Ring, then answer or not, as the agent's script says."""
+        timeout = float(self.create.get("Timeout", "60"))
+        await self.callback("initiated", "queued")
+        if self.script.behaviour == "busy":
+            await self.callback("completed", "busy", CallDuration="0")
+            return
+        await self.callback("ringing", "ringing")
+        if self.script.behaviour == "never" or self.script.answer_after >= timeout:
+            await self.t.clock.sleep(timeout)
+            await self.callback("completed", "no-answer", CallDuration="0")
+            return
+        await self.t.clock.sleep(self.script.answer_after)
+        await self.callback("answered", "in-progress")
+        answered = self.t.clock.now()
+        url = self.create["Url"]
+        _, verbs = await self.t.post(url, self.params("in-progress"))
+        for verb in verbs:
+            if verb.name in ("Say", "Pause", "Play"):
+                await self.t.clock.sleep(_duration(verb, 1.0))
+            elif verb.name == "Dial":
+                await self.dial(verb, url)
+            elif verb.name in ("Hangup", "Reject"):
+                break
+        duration = (self.t.clock.now() - answered).total_seconds()
+        await self.callback("completed", "completed", CallDuration=str(int(duration)))
+
+    async def dial(self, verb: Verb, url: str) -> None:
+        """<Dial><Queue>: take the queue's first caller, or wait for one until the timeout."""
+        nouns = [n for n in verb.children if n.name == "Queue"]
+        if not nouns:
+            return
+        noun = nouns[0]
+        queue = self.t.queue(noun.text)
+        waited, limit = 0.0, float(verb.attrs.get("timeout", "30"))
+        while not queue and waited < limit:
+            await self.t.clock.sleep(1.0)
+            waited += 1.0
+        dial_status, talk = "no-answer", 0.0
+        member: Member | None = None
+        if queue:
+            member = queue.popleft()
+            leg = member.leg
+            if "url" in noun.attrs:
+                target = self.t.url(noun.attrs["url"], url)
+                queue_time = str(int(leg.elapsed() - member.entered))
+                _, member.welcome = await self.t.post(target, leg.params(
+                    QueueSid=self.t.queue_sids[noun.text], QueueTime=queue_time,
+                    DequeingCallSid=self.sid), QUEUE_URL_VERBS)
+                leg.result.webhooks.append((target.removeprefix(self.t.base_url), 200))
+            wait = leg.elapsed() - (leg.first_queued or member.entered)
+            leg.result.queue_wait = wait
+            leg.result.rings = self.t.rings.ring_of(wait)
+            leg.result.answered_by = self.create.get("To")
+            member.agent = self.create.get("To")
+            talk = min(self.script.talk_seconds, leg.script.talk_seconds)
+            member.talk_seconds = talk
+            member.wake.fire()
+            dial_status = "completed"
+            await self.t.clock.sleep(talk + sum(_duration(v, 1.0) for v in member.welcome))
+        if "action" in verb.attrs:
+            await self.t.post(self.t.url(verb.attrs["action"], url), self.params(
+                "in-progress", DialCallStatus=dial_status,
+                DialCallSid=member.leg.sid if member else "",
+                DialCallDuration=str(int(talk))))

@@ -1,0 +1,115 @@
+"""Standardists: who they are, which services they cover, and whether they can take a call."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from ivr.flow.model import SERVICES
+
+STATUSES = ("available", "busy", "wrap_up", "offline")
+_CONTACT = re.compile(r"^(\+[1-9]\d{7,14}|client:[A-Za-z0-9_.-]{1,64})$")
+# A wrap-up that has run out counts as available, without any process having to notice.
+EFFECTIVE_STATUS = ("CASE WHEN status = 'wrap_up' AND wrap_up_until <= $1 "
+                    "THEN 'available' ELSE status END")
+
+
+class AgentError(ValueError):
+    """Bad input for an agent (the admin API answers it as a 400)."""
+
+
+@dataclass(frozen=True)
+class Agent:
+    """An agent as the CLI and the admin API show it."""
+
+    id: int
+    name: str
+    contact: str
+    services: tuple[str, ...]
+    status: str
+    note: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        """The agent as a JSON-ready mapping."""
+        return {"id": self.id, "name": self.name, "contact": self.contact,
+                "services": list(self.services), "status": self.status, "note": self.note}
+
+
+def _agent(row: asyncpg.Record) -> Agent:
+    return Agent(row["id"], row["name"], row["contact"], tuple(row["services"]), row["status"],
+                 row["note"])
+
+
+def check(name: object, contact: object, services: object) -> tuple[str, str, list[str]]:
+    """Validate new-agent input, or raise AgentError saying what is wrong."""
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100:
+        raise AgentError("name: expected a text of 1 to 100 characters")
+    if not isinstance(contact, str) or not _CONTACT.match(contact.strip()):
+        raise AgentError("contact: expected an E.164 number (+33...) or client:identity")
+    if (not isinstance(services, list) or not services
+            or not all(isinstance(s, str) and s in SERVICES for s in services)):
+        raise AgentError(f"services: expected a non-empty list among {', '.join(SERVICES)}")
+    return name.strip(), contact.strip(), sorted(set(services))
+
+
+async def add(pool: asyncpg.Pool, name: object, contact: object, services: object,
+              now: datetime) -> Agent:
+    """Create an agent, offline until they say they are available."""
+    clean_name, clean_contact, clean_services = check(name, contact, services)
+    try:
+        row = await pool.fetchrow(
+            f"""INSERT INTO agents (name, contact, services, updated_at) VALUES ($2, $3, $4, $1)
+                RETURNING id, name, contact, services, {EFFECTIVE_STATUS} AS status, note""",
+            now, clean_name, clean_contact, clean_services)
+    except asyncpg.UniqueViolationError:
+        raise AgentError(f"contact: {clean_contact} is already an agent") from None
+    assert row is not None
+    return _agent(row)
+
+
+async def list_all(pool: asyncpg.Pool, now: datetime) -> list[Agent]:
+    """Every agent, with the status that holds now."""
+    rows = await pool.fetch(
+        f"""SELECT id, name, contact, services, {EFFECTIVE_STATUS} AS status, note
+            FROM agents ORDER BY id""", now)
+    return [_agent(r) for r in rows]
+
+
+async def remove(pool: asyncpg.Pool, agent_id: int) -> bool:
+    """Delete an agent; False when there was none with this id."""
+    return (await pool.execute("DELETE FROM agents WHERE id = $1", agent_id)).endswith(" 1")
+
+
+async def set_status(pool: asyncpg.Pool, agent_id: int, status: object, now: datetime,
+                     note: str | None = None) -> Agent | None:
+    """Set an agent's status by hand (going available starts their idle time now)."""
+    if status not in STATUSES:
+        raise AgentError(f"status: expected one of {', '.join(STATUSES)}")
+    row = await pool.fetchrow(
+        f"""UPDATE agents SET status = $3, note = $4, updated_at = $1,
+                   idle_since = CASE WHEN $3 = 'available' AND status <> 'available'
+                                     THEN $1 ELSE idle_since END,
+                   wrap_up_until = CASE WHEN $3 = 'wrap_up' THEN $1 ELSE NULL END
+            WHERE id = $2
+            RETURNING id, name, contact, services, {EFFECTIVE_STATUS} AS status, note""",
+        now, agent_id, status, note)
+    return _agent(row) if row else None
+
+
+async def counts_by_status(pool: asyncpg.Pool, now: datetime) -> dict[tuple[str, str], int]:
+    """How many agents of each service are in each status now."""
+    rows = await pool.fetch(
+        f"""SELECT service, {EFFECTIVE_STATUS} AS status, count(*) AS n
+            FROM agents, unnest(services) AS service GROUP BY 1, 2""", now)
+    return {(r["service"], r["status"]): r["n"] for r in rows}
+
+
+async def online_count(pool: asyncpg.Pool, service: str) -> int:
+    """Agents of a service who are not offline (they may be busy)."""
+    count: int = await pool.fetchval(
+        "SELECT count(*) FROM agents WHERE $1 = ANY(services) AND status <> 'offline'", service)
+    return count

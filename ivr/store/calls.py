@@ -1,0 +1,170 @@
+"""Calls and their event log. Outcomes are set once; a late event cannot move a call back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from ivr.rings import RingPolicy
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A call's outcome, returned only by the write that set it (so it is counted once)."""
+
+    service: str
+    outcome: str
+    wait_seconds: float | None = None
+    rings: int | None = None
+    target_met: bool | None = None
+    time_to_human: float | None = None
+
+
+async def record_arrival(pool: asyncpg.Pool, call_sid: str, caller_hash: str | None,
+                         called: str | None, now: datetime) -> bool:
+    """Store a new call; False when this CallSid was already known."""
+    status = await pool.execute(
+        """INSERT INTO calls (call_sid, caller_hash, called, arrived_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (call_sid) DO NOTHING""", call_sid, caller_hash, called, now)
+    return status.endswith(" 1")
+
+
+async def record_event(pool: asyncpg.Pool, call_sid: str, key: str, kind: str, now: datetime,
+                       detail: dict[str, Any] | None = None) -> bool:
+    """Append one event; False when an event with this key was already stored for the call."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            """INSERT INTO calls (call_sid, arrived_at) VALUES ($1, $2)
+               ON CONFLICT (call_sid) DO NOTHING""", call_sid, now)
+        status = await conn.execute(
+            """INSERT INTO call_events (call_sid, event_key, kind, at, detail)
+               VALUES ($1, $2, $3, $4, $5) ON CONFLICT (call_sid, event_key) DO NOTHING""",
+            call_sid, key, kind, now, detail or {})
+    return status.endswith(" 1")
+
+
+async def mark_crisis(pool: asyncpg.Pool, call_sid: str) -> None:
+    """Note that the caller heard the crisis announcement."""
+    await pool.execute("UPDATE calls SET crisis = true WHERE call_sid = $1", call_sid)
+
+
+async def close_as(pool: asyncpg.Pool, call_sid: str, outcome: str, now: datetime,
+                   closed_reason: str | None = None) -> Ended | None:
+    """End a call with an outcome that has no wait (closed, unanswered at once)."""
+    row = await pool.fetchrow(
+        """UPDATE calls SET outcome = $2, state = 'ended', closed_reason = $3,
+                  ended_at = COALESCE(ended_at, $4)
+           WHERE call_sid = $1 AND outcome IS NULL
+           RETURNING COALESCE(requested_service, 'none') AS service""",
+        call_sid, outcome, closed_reason, now)
+    return Ended(row["service"], outcome) if row else None
+
+
+async def route_to(pool: asyncpg.Pool, call_sid: str, service: str) -> None:
+    """The menu sent the caller to a service: remember the request, before any queue."""
+    await pool.execute(
+        """UPDATE calls SET state = 'routed', service = $2,
+                  requested_service = COALESCE(requested_service, $2)
+           WHERE call_sid = $1 AND state = 'menu'""", call_sid, service)
+
+
+async def enter_queue(pool: asyncpg.Pool, call_sid: str, service: str, now: datetime) -> None:
+    """The first waitUrl request: the caller is in the queue from now (kept through overflow)."""
+    await pool.execute(
+        """UPDATE calls SET state = 'queued', service = $2,
+                  requested_service = COALESCE(requested_service, $2),
+                  queued_at = COALESCE(queued_at, $3)
+           WHERE call_sid = $1 AND state IN ('menu', 'routed', 'queued')""",
+        call_sid, service, now)
+
+
+async def queued_since(pool: asyncpg.Pool, call_sid: str) -> datetime | None:
+    """When the caller entered the queue, if they are waiting."""
+    value: datetime | None = await pool.fetchval(
+        "SELECT queued_at FROM calls WHERE call_sid = $1 AND state = 'queued'", call_sid)
+    return value
+
+
+async def overflow(pool: asyncpg.Pool, call_sid: str, reason: str) -> None:
+    """Remember why the caller is leaving this queue for another."""
+    await pool.execute("UPDATE calls SET overflow_reason = $2 WHERE call_sid = $1",
+                       call_sid, reason)
+
+
+async def answer(pool: asyncpg.Pool, call_sid: str, now: datetime,
+                 policy: RingPolicy) -> Ended | None:
+    """A human picked up: close the wait as answered, in seconds and rings."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            """SELECT queued_at, arrived_at, COALESCE(requested_service, service, 'none') AS svc
+               FROM calls WHERE call_sid = $1 AND outcome IS NULL AND queued_at IS NOT NULL
+               FOR UPDATE""", call_sid)
+        if row is None:
+            return None
+        wait = max((now - row["queued_at"]).total_seconds(), 0.0)
+        rings = policy.ring_of(wait)
+        met = policy.met(wait)
+        await conn.execute(
+            """UPDATE calls SET state = 'answered', outcome = 'answered', answered_at = $2,
+                      wait_seconds = $3, rings = $4, target_met = $5
+               WHERE call_sid = $1""", call_sid, now, wait, rings, met)
+    to_human = max((now - row["arrived_at"]).total_seconds(), 0.0)
+    return Ended(row["svc"], "answered", wait, rings, met, to_human)
+
+
+async def hang_up(pool: asyncpg.Pool, call_sid: str, now: datetime,
+                  policy: RingPolicy) -> Ended | None:
+    """The call ended: give an outcome to a call that had none yet."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            """SELECT state, queued_at, COALESCE(requested_service, 'none') AS svc
+               FROM calls WHERE call_sid = $1 FOR UPDATE""", call_sid)
+        if row is None:
+            return None
+        await conn.execute(
+            "UPDATE calls SET ended_at = COALESCE(ended_at, $2) WHERE call_sid = $1",
+            call_sid, now)
+        state = row["state"]
+        if state in ("answered", "ended"):
+            return None
+        if state == "queued" and row["queued_at"] is not None:
+            wait = max((now - row["queued_at"]).total_seconds(), 0.0)
+            rings = policy.ring_of(wait)
+            await conn.execute(
+                """UPDATE calls SET state = 'ended', outcome = 'abandoned', wait_seconds = $2,
+                          rings = $3, target_met = false WHERE call_sid = $1""",
+                call_sid, wait, rings)
+            return Ended(row["svc"], "abandoned", wait, rings, False)
+        outcome = "self_served" if state == "routed" else "menu_hangup"
+        await conn.execute("UPDATE calls SET state = 'ended', outcome = $2 WHERE call_sid = $1",
+                           call_sid, outcome)
+        return Ended(row["svc"], outcome)
+
+
+async def give_up(pool: asyncpg.Pool, call_sid: str, now: datetime,
+                  policy: RingPolicy) -> Ended | None:
+    """Nobody could answer before the maximum wait: the call ends as unanswered."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            """SELECT queued_at, COALESCE(requested_service, 'none') AS svc FROM calls
+               WHERE call_sid = $1 AND outcome IS NULL FOR UPDATE""", call_sid)
+        if row is None:
+            return None
+        wait = max((now - row["queued_at"]).total_seconds(), 0.0) if row["queued_at"] else None
+        rings = policy.ring_of(wait) if wait is not None else None
+        await conn.execute(
+            """UPDATE calls SET state = 'ended', outcome = 'unanswered', wait_seconds = $2,
+                      rings = $3, target_met = false, ended_at = COALESCE(ended_at, $4)
+               WHERE call_sid = $1""", call_sid, wait, rings, now)
+    return Ended(row["svc"], "unanswered", wait, rings, False)
+
+
+async def path_of(pool: asyncpg.Pool, call_sid: str) -> list[dict[str, Any]]:
+    """The call's events in order, to rebuild its path."""
+    rows = await pool.fetch(
+        "SELECT event_key, kind, at, detail FROM call_events WHERE call_sid = $1 ORDER BY id",
+        call_sid)
+    return [dict(r) for r in rows]

@@ -1,0 +1,63 @@
+"""The crisis announcement, shared by every instance through PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from ivr.flow.engine import Crisis
+
+MAX_MESSAGE = 1000
+
+
+@dataclass(frozen=True)
+class CrisisStatus:
+    """What `ivr crisis status` shows."""
+
+    active: bool
+    message: str | None
+    until: datetime | None
+    changed_at: datetime | None
+    changed_by: str | None
+
+
+async def current(pool: asyncpg.Pool, now: datetime) -> Crisis | None:
+    """The announcement to play now, or None (switched off or expired)."""
+    message: str | None = await pool.fetchval(
+        """SELECT message FROM crisis_state
+           WHERE active AND (until IS NULL OR until > $1)""", now)
+    return Crisis(message) if message else None
+
+
+async def status(pool: asyncpg.Pool, now: datetime) -> CrisisStatus:
+    """The stored state, with expiry applied."""
+    row = await pool.fetchrow("SELECT * FROM crisis_state WHERE id = 1")
+    if row is None:
+        return CrisisStatus(False, None, None, None, None)
+    live = bool(row["active"]) and (row["until"] is None or row["until"] > now)
+    return CrisisStatus(live, row["message"], row["until"], row["changed_at"], row["changed_by"])
+
+
+async def switch(pool: asyncpg.Pool, *, active: bool, message: str | None,
+                 until: datetime | None, now: datetime, by: str) -> None:
+    """Switch the announcement on or off, logging who did it and when."""
+    if active and not (message and message.strip()):
+        raise ValueError("a crisis announcement needs a message")
+    if message is not None and len(message) > MAX_MESSAGE:
+        raise ValueError(f"the message is longer than {MAX_MESSAGE} characters")
+    if active and until is not None and until <= now:
+        raise ValueError("'until' is already past")
+    message = message.strip() if message else None
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            """INSERT INTO crisis_state (id, message, active, until, changed_at, changed_by)
+               VALUES (1, $1, $2, $3, $4, $5)
+               ON CONFLICT (id) DO UPDATE SET message = EXCLUDED.message,
+                   active = EXCLUDED.active, until = EXCLUDED.until,
+                   changed_at = EXCLUDED.changed_at, changed_by = EXCLUDED.changed_by""",
+            message, active, until if active else None, now, by)
+        await conn.execute(
+            """INSERT INTO crisis_changes (active, message, until, changed_at, changed_by)
+               VALUES ($1, $2, $3, $4, $5)""", active, message, until, now, by)

@@ -1,0 +1,136 @@
+"""Offers of waiting callers to agents. One global lock makes claims safe across instances."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+OFFER_LOCK_KEY = 0x1F5_0FFE
+OFFERABLE = "(status = 'available' OR (status = 'wrap_up' AND wrap_up_until <= $1))"
+
+
+# A pooled connection or a plain one: both run the same queries.
+Connection = asyncpg.Connection | PoolConnectionProxy
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An agent reserved for the oldest waiting caller who had no offer yet."""
+
+    offer_id: int
+    service: str
+    contact: str
+    for_call_sid: str
+
+
+@dataclass(frozen=True)
+class OfferState:
+    """An offer as its callbacks see it."""
+
+    id: int
+    service: str
+    agent_id: int
+    state: str
+
+
+async def expire_stale(conn: Connection, now: datetime, after: timedelta) -> int:
+    """Ringing offers whose no-answer callback never came: the agent goes offline."""
+    rows = await conn.fetch(
+        """UPDATE offers SET state = 'expired', result = 'no-callback', ended_at = $1
+           WHERE state = 'ringing' AND created_at < $2 RETURNING agent_id""", now, now - after)
+    for row in rows:
+        await conn.execute(
+            """UPDATE agents SET status = 'offline', note = 'pas de réponse (délai dépassé)',
+                      updated_at = $1 WHERE id = $2 AND status = 'busy'""", now, row["agent_id"])
+    return len(rows)
+
+
+async def claim(pool: asyncpg.Pool, now: datetime, stale_after: timedelta) -> Claim | None:
+    """Reserve the longest-idle free agent for the oldest waiting caller they can serve."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", OFFER_LOCK_KEY)
+        await expire_stale(conn, now, stale_after)
+        waiting = await conn.fetch(
+            """SELECT c.call_sid, c.service FROM calls c
+               WHERE c.state = 'queued' AND NOT EXISTS (
+                   SELECT 1 FROM offers o WHERE o.for_call_sid = c.call_sid
+                   AND o.state IN ('ringing', 'answered') AND o.picked_call_sid IS NULL)
+               ORDER BY c.queued_at, c.call_sid LIMIT 50""")
+        for caller in waiting:
+            agent = await conn.fetchrow(
+                f"""SELECT id, contact FROM agents
+                    WHERE $2 = ANY(services) AND {OFFERABLE}
+                    ORDER BY CASE WHEN status = 'wrap_up' THEN wrap_up_until
+                                  ELSE idle_since END NULLS FIRST, id
+                    LIMIT 1 FOR UPDATE SKIP LOCKED""", now, caller["service"])
+            if agent is None:
+                continue
+            await conn.execute(
+                """UPDATE agents SET status = 'busy', wrap_up_until = NULL, note = NULL,
+                          updated_at = $1 WHERE id = $2""", now, agent["id"])
+            offer_id: int = await conn.fetchval(
+                """INSERT INTO offers (service, agent_id, for_call_sid, created_at)
+                   VALUES ($1, $2, $3, $4) RETURNING id""",
+                caller["service"], agent["id"], caller["call_sid"], now)
+            return Claim(offer_id, caller["service"], agent["contact"], caller["call_sid"])
+    return None
+
+
+async def placed(pool: asyncpg.Pool, offer_id: int, agent_call_sid: str) -> None:
+    """Remember the agent leg's CallSid."""
+    await pool.execute("UPDATE offers SET agent_call_sid = $2 WHERE id = $1",
+                       offer_id, agent_call_sid)
+
+
+async def get(pool: asyncpg.Pool, offer_id: int) -> OfferState | None:
+    """An offer by id."""
+    row = await pool.fetchrow("SELECT id, service, agent_id, state FROM offers WHERE id = $1",
+                              offer_id)
+    return OfferState(row["id"], row["service"], row["agent_id"], row["state"]) if row else None
+
+
+async def answered(pool: asyncpg.Pool, offer_id: int, now: datetime) -> bool:
+    """The agent picked up their leg; False if the offer was no longer ringing."""
+    status = await pool.execute(
+        """UPDATE offers SET state = 'answered', answered_at = $2
+           WHERE id = $1 AND state = 'ringing'""", offer_id, now)
+    return status.endswith(" 1")
+
+
+async def picked(pool: asyncpg.Pool, offer_id: int, caller_sid: str) -> None:
+    """Which caller the agent's leg dequeued."""
+    await pool.execute("UPDATE offers SET picked_call_sid = $2 WHERE id = $1 AND "
+                       "picked_call_sid IS NULL", offer_id, caller_sid)
+
+
+async def finish(pool: asyncpg.Pool, offer_id: int, now: datetime, *, result: str,
+                 agent_status: str, note: str | None = None,
+                 wrap_up: timedelta = timedelta(0)) -> OfferState | None:
+    """End an offer once: the agent goes to wrap-up, available or offline accordingly."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            """UPDATE offers SET state = CASE WHEN state = 'answered' THEN 'completed'
+                                        ELSE 'failed' END,
+                      result = $3, ended_at = $2
+               WHERE id = $1 AND state IN ('ringing', 'answered')
+               RETURNING id, service, agent_id, state""", offer_id, now, result)
+        if row is None:
+            return None
+        await conn.execute(
+            """UPDATE agents SET status = $3, note = $4, updated_at = $2,
+                      wrap_up_until = CASE WHEN $3 = 'wrap_up' THEN $2 + $5 ELSE NULL END,
+                      idle_since = CASE WHEN $3 = 'wrap_up' THEN $2 + $5
+                                        WHEN $3 = 'available' THEN $2 ELSE idle_since END
+               WHERE id = $1 AND status = 'busy'""",
+            row["agent_id"], now, agent_status, note, wrap_up)
+    return OfferState(row["id"], row["service"], row["agent_id"], row["state"])
+
+
+async def waiting_in(pool: asyncpg.Pool, service: str) -> int:
+    """Callers waiting in a service's queue now."""
+    count: int = await pool.fetchval(
+        "SELECT count(*) FROM calls WHERE state = 'queued' AND service = $1", service)
+    return count

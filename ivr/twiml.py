@@ -1,0 +1,91 @@
+"""The only place TwiML is built, always through twilio's VoiceResponse (never by strings)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from ivr.flow.model import Prompt, Voice
+
+# Twilio accepts at most 100 characters per hint and a hints list of limited length.
+_MAX_HINTS = 100
+
+
+def _speak(node: VoiceResponse | Gather, prompts: Iterable[Prompt], voice: Voice) -> None:
+    for prompt in prompts:
+        if prompt.audio_url:
+            node.play(prompt.audio_url)
+        elif prompt.text:
+            node.say(prompt.text, voice=voice.voice, language=voice.language)
+
+
+def ask(prompts: Iterable[Prompt], voice: Voice, *, action_url: str, hints: Iterable[str],
+        timeout: int) -> str:
+    """Prompts inside a <Gather> for one key or a phrase, posting even when nothing is heard."""
+    response = VoiceResponse()
+    gather = response.gather(
+        input="dtmf speech", action=action_url, method="POST", num_digits=1, timeout=timeout,
+        speech_timeout="auto", language=voice.language, action_on_empty_result=True,
+        hints=",".join(h[:100] for h in list(hints)[:_MAX_HINTS]) or None,
+    )
+    _speak(gather, prompts, voice)
+    return str(response)
+
+
+def enqueue(prompts: Iterable[Prompt], voice: Voice, *, queue_name: str, wait_url: str,
+            action_url: str) -> str:
+    """Prompts, then the caller waits in a named queue."""
+    response = VoiceResponse()
+    _speak(response, prompts, voice)
+    response.enqueue(queue_name, action=action_url, method="POST", wait_url=wait_url,
+                     wait_url_method="POST")
+    return str(response)
+
+
+def say_and_hang_up(prompts: Iterable[Prompt], voice: Voice) -> str:
+    """Prompts, then the end of the call."""
+    response = VoiceResponse()
+    _speak(response, prompts, voice)
+    response.hangup()
+    return str(response)
+
+
+def wait_music(voice: Voice, *, music_url: str | None, ringback_url: str,
+               announcement: Prompt | None) -> str:
+    """One round of waiting: an optional announcement, then music or the ringback cycle."""
+    response = VoiceResponse()
+    if announcement is not None:
+        _speak(response, [announcement], voice)
+    response.play(music_url or ringback_url)
+    return str(response)
+
+
+def leave_queue() -> str:
+    """Take the caller out of the queue; Twilio then requests the <Enqueue> action."""
+    response = VoiceResponse()
+    response.leave()
+    return str(response)
+
+
+def connect_agent(whisper: Prompt, voice: Voice, *, queue_name: str, pickup_url: str,
+                  dial_action_url: str) -> str:
+    """What the agent hears on answering, then the bridge to the queue's first caller."""
+    response = VoiceResponse()
+    _speak(response, [whisper], voice)
+    dial = response.dial(action=dial_action_url, method="POST", timeout=10)
+    dial.queue(queue_name, url=pickup_url, method="POST")
+    return str(response)
+
+
+def dial_number(prompts: Iterable[Prompt], voice: Voice, number: str) -> str:
+    """Prompts, then a direct call to a phone number (the last-resort route to reception)."""
+    response = VoiceResponse()
+    _speak(response, prompts, voice)
+    response.dial(number)
+    return str(response)
+
+
+def empty() -> str:
+    """A response that does nothing more (status callbacks, the pickup, ended calls)."""
+    return str(VoiceResponse())

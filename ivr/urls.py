@@ -1,0 +1,52 @@
+"""Absolute URLs the server hands to Twilio, all under IVR_PUBLIC_URL."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from ivr.settings import Settings
+
+
+def _url(settings: Settings, path: str, query: dict[str, str] | None = None) -> str:
+    suffix = f"?{urlencode(sorted(query.items()))}" if query else ""
+    return f"{settings.public_url}{path}{suffix}"
+
+
+def gather_url(settings: Settings, position: dict[str, str]) -> str:
+    """Where the menu's <Gather> posts, with the caller's position in the query."""
+    return _url(settings, "/twilio/gather", position)
+
+
+def wait_url(settings: Settings, service: str) -> str:
+    """The <Enqueue> waitUrl of a service's queue."""
+    return _url(settings, "/twilio/queue/wait", {"service": service})
+
+
+def enqueue_done_url(settings: Settings, service: str) -> str:
+    """The <Enqueue> action: Twilio posts here when the caller leaves the queue."""
+    return _url(settings, "/twilio/queue/done", {"service": service})
+
+
+def pickup_url(settings: Settings, offer_id: int) -> str:
+    """The <Queue url> requested on the caller's side at the moment an agent picks up."""
+    return _url(settings, "/twilio/queue/pickup", {"offer": str(offer_id)})
+
+
+def agent_answer_url(settings: Settings, offer_id: int) -> str:
+    """What Twilio requests when the agent answers an offer."""
+    return _url(settings, "/twilio/agent/answer", {"offer": str(offer_id)})
+
+
+def agent_dial_done_url(settings: Settings, offer_id: int) -> str:
+    """The agent's <Dial> action, after the conversation."""
+    return _url(settings, "/twilio/agent/dial-done", {"offer": str(offer_id)})
+
+
+def agent_status_url(settings: Settings, offer_id: int) -> str:
+    """Status callbacks of the agent's leg."""
+    return _url(settings, "/twilio/agent/status", {"offer": str(offer_id)})
+
+
+def ringback_url(settings: Settings) -> str:
+    """One cycle of the French ringback tone, served by the app."""
+    return _url(settings, "/audio/ringback.wav")

@@ -1,0 +1,1 @@
+"""Thin aiohttp handlers: read the request, call the store and the engine, answer TwiML."""

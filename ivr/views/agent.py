@@ -1,0 +1,74 @@
+"""The agent's leg: answering an offer, the end of the conversation, and its status."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp import web
+
+from ivr import acd, twiml, urls
+from ivr.store import offers
+from ivr.views.context import context, field, form
+from ivr.views.context import twiml as respond
+
+FAILED = {"no-answer": "pas de réponse", "busy": "ligne occupée", "failed": "appel impossible",
+          "canceled": "appel annulé"}
+
+
+def _offer_id(request: web.Request) -> int | None:
+    raw = request.query.get("offer", "")
+    return int(raw) if raw.isdigit() and len(raw) < 18 else None
+
+
+async def answer(request: web.Request) -> web.Response:
+    """The agent picked up: bridge them to the first caller of the service's queue."""
+    ctx = context(request)
+    offer_id = _offer_id(request)
+    offer = await offers.get(ctx.pool, offer_id) if offer_id is not None else None
+    now = ctx.clock.now()
+    if offer is None or offer_id is None:
+        return respond(twiml.say_and_hang_up([ctx.flow.prompt("caller_gone")], ctx.flow.voice))
+    await offers.answered(ctx.pool, offer_id, now)
+    if await offers.waiting_in(ctx.pool, offer.service) == 0:
+        await offers.finish(ctx.pool, offer_id, now, result="no_caller",
+                            agent_status="available")
+        ctx.metrics.offers.labels(offer.service, "no_caller").inc()
+        return respond(twiml.say_and_hang_up([ctx.flow.prompt("caller_gone")], ctx.flow.voice))
+    ctx.metrics.offers.labels(offer.service, "answered").inc()
+    label = ctx.flow.services[offer.service].label
+    return respond(twiml.connect_agent(
+        ctx.flow.prompt("agent_whisper", label=label), ctx.flow.voice,
+        queue_name=ctx.flow.queue_name(offer.service),
+        pickup_url=urls.pickup_url(ctx.settings, offer_id),
+        dial_action_url=urls.agent_dial_done_url(ctx.settings, offer_id)))
+
+
+async def dial_done(request: web.Request) -> web.Response:
+    """The agent's <Dial> ended: the conversation is over, hang up the agent's leg."""
+    return respond(twiml.say_and_hang_up([], context(request).flow.voice))
+
+
+async def status(request: web.Request) -> web.Response:
+    """The agent leg's callbacks: wrap-up after a call, offline after a missed offer."""
+    ctx = context(request)
+    data = await form(request)
+    offer_id, call_status = _offer_id(request), field(data, "CallStatus")
+    now = ctx.clock.now()
+    if offer_id is None:
+        return respond(twiml.empty())
+    ended = None
+    if call_status == "completed":
+        ended = await offers.finish(
+            ctx.pool, offer_id, now, result="completed", agent_status="wrap_up",
+            wrap_up=timedelta(seconds=ctx.settings.wrap_up_seconds))
+    elif call_status in FAILED:
+        # A missed offer takes the agent out of rotation until they say they are back.
+        ended = await offers.finish(
+            ctx.pool, offer_id, now, result=call_status,
+            agent_status="available" if call_status == "canceled" else "offline",
+            note=f"offre manquée : {FAILED[call_status]}")
+        if ended is not None:
+            ctx.metrics.offers.labels(ended.service, call_status).inc()
+    if ended is not None:
+        await acd.offer_waiting(request.app)
+    return respond(twiml.empty())

@@ -1,0 +1,114 @@
+"""The caller's side of a queue: waiting, the pickup, and leaving the queue."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from aiohttp import web
+
+from ivr import acd, outcomes, twiml, urls
+from ivr.flow.model import Prompt
+from ivr.store import agents, calls, offers
+from ivr.views.context import Context, context, field, form
+from ivr.views.context import twiml as respond
+
+
+def _service(ctx: Context, request: web.Request) -> str | None:
+    name = request.query.get("service", "")
+    return name if name in ctx.flow.services else None
+
+
+async def wait(request: web.Request) -> web.Response:
+    """The waitUrl: note the queue entry, offer the call, announce, or leave when it is time."""
+    ctx = context(request)
+    data = await form(request)
+    call_sid, service = field(data, "CallSid"), _service(ctx, request)
+    if not call_sid or service is None:
+        return respond(twiml.leave_queue())
+    now = ctx.clock.now()
+    await calls.enter_queue(ctx.pool, call_sid, service, now)
+    since = await calls.queued_since(ctx.pool, call_sid) or now
+    waited = (now - since).total_seconds()
+    policy = ctx.flow.services[service].queue
+    if waited >= policy.max_wait_seconds:
+        await calls.overflow(ctx.pool, call_sid, "max_wait")
+        return respond(twiml.leave_queue())
+    if await agents.online_count(ctx.pool, service) == 0:
+        await calls.overflow(ctx.pool, call_sid, "no_agent")
+        return respond(twiml.leave_queue())
+    await acd.offer_waiting(request.app)
+    announcement = await _announcement(ctx, call_sid, service, since, now)
+    return respond(twiml.wait_music(ctx.flow.voice, music_url=policy.music_url
+                                    if policy.waiting == "music" else None,
+                                    ringback_url=urls.ringback_url(ctx.settings),
+                                    announcement=announcement))
+
+
+async def _announcement(ctx: Context, call_sid: str, service: str, since: datetime,
+                        now: datetime) -> Prompt | None:
+    """Position and estimated wait: not before the first minute, not more often than set."""
+    policy = ctx.flow.services[service].queue
+    waited = (now - since).total_seconds()
+    if policy.waiting != "music" or waited < policy.announce_after_seconds:
+        return None
+    slot = int((waited - policy.announce_after_seconds) // policy.announce_every_seconds)
+    if not await calls.record_event(ctx.pool, call_sid, f"announce:{service}:{slot}",
+                                    "announcement", now):
+        return None
+    position = await ctx.pool.fetchval(
+        """SELECT count(*) FROM calls WHERE state = 'queued' AND service = $1
+           AND queued_at <= $2""", service, since)
+    average = await ctx.pool.fetchval(
+        """SELECT avg(wait_seconds) FROM calls WHERE outcome = 'answered' AND service = $1
+           AND answered_at > $2 - interval '1 hour'""", service, now)
+    minutes = max(1, math.ceil(float(average or 60) * max(int(position), 1) / 60))
+    return ctx.flow.prompt("wait_position", position=position, minutes=minutes)
+
+
+async def pickup(request: web.Request) -> web.Response:
+    """<Queue url>: an agent's leg dequeued this caller; the wait ends now."""
+    ctx = context(request)
+    data = await form(request)
+    caller_sid = field(data, "CallSid")
+    offer_id = request.query.get("offer", "")
+    now = ctx.clock.now()
+    if caller_sid:
+        await calls.record_event(ctx.pool, caller_sid, "pickup", "pickup", now,
+                                 {"agent_leg": field(data, "DequeingCallSid"), "offer": offer_id,
+                                  "queue_time": field(data, "QueueTime")})
+        outcomes.count(ctx.metrics, await calls.answer(ctx.pool, caller_sid, now, ctx.rings))
+        if offer_id.isdigit():
+            await offers.picked(ctx.pool, int(offer_id), caller_sid)
+    return respond(twiml.empty())
+
+
+async def done(request: web.Request) -> web.Response:
+    """The <Enqueue> action: bridged, hung up, or left for overflow."""
+    ctx = context(request)
+    data = await form(request)
+    call_sid, service = field(data, "CallSid"), _service(ctx, request)
+    result = field(data, "QueueResult")
+    now = ctx.clock.now()
+    if not call_sid or service is None:
+        return respond(twiml.empty())
+    await calls.record_event(ctx.pool, call_sid, f"queue_done:{service}:{result}", "queue_done",
+                             now, {"result": result, "queue_time": field(data, "QueueTime")})
+    if result == "bridged":
+        return respond(twiml.empty())
+    if result == "hangup":
+        outcomes.count(ctx.metrics, await calls.hang_up(ctx.pool, call_sid, now, ctx.rings))
+        return respond(twiml.empty())
+    # leave (our overflow), or a Twilio error on the queue: move on to the next queue.
+    target = ctx.flow.services[service].queue.overflow_to
+    if target is not None and await agents.online_count(ctx.pool, target) > 0:
+        await ctx.pool.execute(
+            "UPDATE calls SET service = $2 WHERE call_sid = $1 AND state = 'queued'",
+            call_sid, target)
+        return respond(twiml.enqueue(
+            [ctx.flow.prompt("overflow")], ctx.flow.voice,
+            queue_name=ctx.flow.queue_name(target), wait_url=urls.wait_url(ctx.settings, target),
+            action_url=urls.enqueue_done_url(ctx.settings, target)))
+    outcomes.count(ctx.metrics, await calls.give_up(ctx.pool, call_sid, now, ctx.rings))
+    return respond(twiml.say_and_hang_up([ctx.flow.prompt("unanswered")], ctx.flow.voice))
+

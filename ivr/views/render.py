@@ -1,0 +1,23 @@
+"""Turn an engine action into TwiML, with the URLs it needs."""
+
+from __future__ import annotations
+
+from ivr import twiml, urls
+from ivr.flow.engine import Action, Ask, Close, Route
+from ivr.flow.model import Flow
+from ivr.settings import Settings
+
+
+def render(action: Action, flow: Flow, settings: Settings) -> str:
+    """The TwiML for one engine action."""
+    if isinstance(action, Ask):
+        return twiml.ask(action.prompts, flow.voice,
+                         action_url=urls.gather_url(settings, action.position.to_query()),
+                         hints=action.hints, timeout=flow.gather_timeout_seconds)
+    if isinstance(action, Route):
+        return twiml.enqueue(action.prompts, flow.voice,
+                             queue_name=flow.queue_name(action.service),
+                             wait_url=urls.wait_url(settings, action.service),
+                             action_url=urls.enqueue_done_url(settings, action.service))
+    assert isinstance(action, Close)
+    return twiml.say_and_hang_up(action.prompts, flow.voice)

@@ -1,0 +1,28 @@
+"""Status callbacks of callers' calls, recorded once each."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ivr import outcomes, twiml
+from ivr.store import calls
+from ivr.views.context import context, field, form
+from ivr.views.context import twiml as respond
+
+FINAL = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+
+
+async def call_status(request: web.Request) -> web.Response:
+    """initiated / ringing / in-progress / completed: store each once; end the call once."""
+    ctx = context(request)
+    data = await form(request)
+    call_sid, status = field(data, "CallSid"), field(data, "CallStatus")
+    if not call_sid or not status:
+        return respond(twiml.empty())
+    now = ctx.clock.now()
+    detail = {"status": status, "sequence": field(data, "SequenceNumber"),
+              "duration": field(data, "CallDuration")}
+    await calls.record_event(ctx.pool, call_sid, f"status:{status}", "status", now, detail)
+    if status in FINAL:
+        outcomes.count(ctx.metrics, await calls.hang_up(ctx.pool, call_sid, now, ctx.rings))
+    return respond(twiml.empty())

@@ -1,0 +1,67 @@
+"""The call's arrival and the menu's answers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ivr import outcomes
+from ivr.flow import engine
+from ivr.flow.engine import CallerInput, Close, Decision, Position, Route
+from ivr.privacy import hash_number
+from ivr.store import calls, crisis
+from ivr.views.context import Context, context, field, form, number, twiml
+from ivr.views.render import render
+
+
+async def incoming(request: web.Request) -> web.Response:
+    """`A call comes in`: record the arrival and answer the greeting or the closed message."""
+    ctx = context(request)
+    data = await form(request)
+    call_sid = field(data, "CallSid")
+    now = ctx.clock.now()
+    announcement = await crisis.current(ctx.pool, now)
+    decision = engine.begin(ctx.flow, now, announcement)
+    if call_sid:
+        await calls.record_arrival(ctx.pool, call_sid,
+                                   hash_number(ctx.settings.hash_key, field(data, "From")),
+                                   field(data, "To") or None, now)
+        first = await _log(ctx, call_sid, "begin", decision)
+        if first and announcement and not isinstance(decision.action, Close):
+            ctx.metrics.crisis_calls.inc()
+            await calls.mark_crisis(ctx.pool, call_sid)
+        if isinstance(decision.action, Close):
+            outcomes.count(ctx.metrics, await calls.close_as(
+                ctx.pool, call_sid, "closed", now, decision.action.reason))
+    return twiml(render(decision.action, ctx.flow, ctx.settings))
+
+
+async def gather(request: web.Request) -> web.Response:
+    """The <Gather> action: the engine decides the next step from the keys or the speech."""
+    ctx = context(request)
+    data = await form(request)
+    call_sid = field(data, "CallSid")
+    position = Position.from_query(request.query, ctx.flow)
+    heard = CallerInput(digits=field(data, "Digits")[:8], speech=field(data, "SpeechResult"),
+                        confidence=number(data, "Confidence"))
+    now = ctx.clock.now()
+    decision = engine.respond(ctx.flow, position, heard, await crisis.current(ctx.pool, now))
+    if call_sid:
+        await _log(ctx, call_sid, f"step:{position.seq}", decision)
+        if isinstance(decision.action, Route):
+            await calls.route_to(ctx.pool, call_sid, decision.action.service)
+    return twiml(render(decision.action, ctx.flow, ctx.settings))
+
+
+async def _log(ctx: Context, call_sid: str, key: str, decision: Decision) -> bool:
+    """Record the step; count it in the metrics only the first time it is seen."""
+    fresh = await calls.record_event(ctx.pool, call_sid, key, decision.event, ctx.clock.now(),
+                                     decision.detail)
+    if fresh:
+        detail = decision.detail
+        if decision.event == "choice":
+            ctx.metrics.menu_choices.labels(detail["service"], detail["input"]).inc()
+        elif decision.event == "failure":
+            ctx.metrics.menu_failures.labels(detail["reason"]).inc()
+        elif decision.event == "closed":
+            ctx.metrics.closed_calls.labels(detail["reason"]).inc()
+    return fresh
