@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from ivr.db.migrate import migrate
-from ivr.db.pool import database
+from ivr.db.migrate import migrate_url
+from ivr.db.pool import database, server_url
 from ivr.flow.loader import FlowError, load_flow
 from ivr.settings import SettingsError, database_location, load_settings
 from ivr.store import agents, crisis
@@ -84,12 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _with_database(args: argparse.Namespace) -> int:
     url, data_dir = database_location()
+    if args.command == "migrate":
+        async with server_url(url, data_dir) as real_url:
+            applied = await migrate_url(real_url)
+        print(f"applied: {', '.join(applied)}" if applied else "nothing to apply")
+        return 0
     async with database(url, data_dir) as pool:
-        if args.command == "migrate":
-            async with pool.acquire() as conn:
-                applied = await migrate(conn)
-            print(f"applied: {', '.join(applied)}" if applied else "nothing to apply")
-            return 0
         if args.command == "crisis":
             return await _crisis(pool, args)
         return await _agents(pool, args)
