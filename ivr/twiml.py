@@ -68,11 +68,9 @@ def leave_queue() -> str:
     return str(response)
 
 
-def connect_agent(whisper: Prompt, voice: Voice, *, queue_name: str, pickup_url: str,
-                  dial_action_url: str) -> str:
-    """What the agent hears on answering, then the bridge to the queue's first caller."""
+def connect_agent(*, queue_name: str, pickup_url: str, dial_action_url: str) -> str:
+    """Bridge the agent to the queue's first caller at once: every second counts in rings."""
     response = VoiceResponse()
-    _speak(response, [whisper], voice)
     dial = response.dial(action=dial_action_url, method="POST", timeout=10)
     dial.queue(queue_name, url=pickup_url, method="POST")
     return str(response)

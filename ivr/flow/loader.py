@@ -33,7 +33,7 @@ REQUIRED_PROMPTS = (
     "greeting", "confidentiality", "menu_outro", "connecting", "invalid", "no_input", "ambiguous",
     "confirm",
     "to_reception", "closed_hours", "closed_holiday", "closed_closure", "crisis_intro",
-    "technical_error", "overflow", "unanswered", "wait_position", "agent_whisper", "caller_gone",
+    "technical_error", "overflow", "unanswered", "wait_position", "caller_gone",
 )
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
 _RANGE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")

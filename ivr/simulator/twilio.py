@@ -114,10 +114,11 @@ class FakeTwilio:
         return self._audio[url]
 
     # -- calls ----------------------------------------------------------------------------
-    async def call(self, script: CallerScript, ask: AskInput | None = None) -> CallResult:
-        """Run one incoming call from dial to hang-up (as an actor on the clock)."""
+    async def call(self, script: CallerScript, ask: AskInput | None = None, *,
+                   after: float = 0.0) -> CallResult:
+        """Run one incoming call, dialled `after` seconds from now, to its hang-up."""
         leg = CallerLeg(self, script, ask)
-        task = self.clock.spawn(leg.run())
+        task = self.clock.spawn(leg.run(after))
         result: CallResult = await task
         return result
 
@@ -202,8 +203,12 @@ class CallerLeg:
         self.note(f"→ POST {path} {status}")
         return verbs
 
-    async def run(self) -> CallResult:
-        """The whole call."""
+    async def run(self, after: float = 0.0) -> CallResult:
+        """The whole call, dialled after a delay."""
+        if after > 0:
+            await self.t.clock.sleep(after)
+        self.start = self.t.clock.now()
+        self.result.started_at = self.start
         try:
             self.note(f"appel de {self.script.from_number} vers {self.script.to_number}")
             self.status = "in-progress"

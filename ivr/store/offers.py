@@ -120,10 +120,13 @@ async def finish(pool: asyncpg.Pool, offer_id: int, now: datetime, *, result: st
         if row is None:
             return None
         await conn.execute(
-            """UPDATE agents SET status = $3, note = $4, updated_at = $2,
-                      wrap_up_until = CASE WHEN $3 = 'wrap_up' THEN $2 + $5 ELSE NULL END,
-                      idle_since = CASE WHEN $3 = 'wrap_up' THEN $2 + $5
-                                        WHEN $3 = 'available' THEN $2 ELSE idle_since END
+            """UPDATE agents SET status = $3::text, note = $4, updated_at = $2,
+                      wrap_up_until = CASE WHEN $3::text = 'wrap_up'
+                                           THEN $2::timestamptz + $5::interval END,
+                      idle_since = CASE WHEN $3::text = 'wrap_up'
+                                        THEN $2::timestamptz + $5::interval
+                                        WHEN $3::text = 'available' THEN $2
+                                        ELSE idle_since END
                WHERE id = $1 AND status = 'busy'""",
             row["agent_id"], now, agent_status, note, wrap_up)
     return OfferState(row["id"], row["service"], row["agent_id"], row["state"])

@@ -35,9 +35,7 @@ async def answer(request: web.Request) -> web.Response:
         ctx.metrics.offers.labels(offer.service, "no_caller").inc()
         return respond(twiml.say_and_hang_up([ctx.flow.prompt("caller_gone")], ctx.flow.voice))
     ctx.metrics.offers.labels(offer.service, "answered").inc()
-    label = ctx.flow.services[offer.service].label
     return respond(twiml.connect_agent(
-        ctx.flow.prompt("agent_whisper", label=label), ctx.flow.voice,
         queue_name=ctx.flow.queue_name(offer.service),
         pickup_url=urls.pickup_url(ctx.settings, offer_id),
         dial_action_url=urls.agent_dial_done_url(ctx.settings, offer_id)))
