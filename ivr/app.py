@@ -44,6 +44,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | N
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.FLOW] = flow or load_flow(settings.flow_path)
     app[keys.METRICS] = Metrics()
+    app[keys.METRICS].prime([*app[keys.FLOW].services, "none"])
     app[keys.VALIDATOR] = RequestValidator(settings.twilio_auth_token)
     if pool is None:
         app.cleanup_ctx.append(_database)

@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 WAIT_BUCKETS = (5, 10, 15, 20, 25, 30, 45, 60, 90, 120, 180, 300)
 RING_BUCKETS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+OUTCOMES = ("answered", "abandoned", "unanswered", "closed", "self_served", "menu_hangup")
 
 
 class Metrics:
@@ -60,3 +61,12 @@ class Metrics:
         self.live_up = Gauge("ivr_live_metrics_up",
                              "1 when the live gauges were read from PostgreSQL at this scrape.",
                              registry=r)
+
+    def prime(self, services: list[str]) -> None:
+        """Export every service's series at 0, so rate() and increase() see the first call."""
+        for service in services:
+            for outcome in OUTCOMES:
+                self.calls.labels(service, outcome)
+            for histogram in (self.queue_wait, self.pickup_rings, self.abandoned_wait,
+                              self.time_to_human):
+                histogram.labels(service)
