@@ -41,7 +41,8 @@ async def test_two_concurrent_migrate_commands_both_succeed(server_url: str) -> 
     outputs = [await p.communicate() for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     said = sorted(out.decode().strip() for out, _ in outputs)
-    assert said[0].startswith("applied:") and said[1] == "nothing to apply"
+    assert said[0].startswith("applied:")
+    assert said[1] == "nothing to apply"
     conn = await asyncpg.connect(url)
     try:
         count = await conn.fetchval("SELECT count(*) FROM schema_migrations")

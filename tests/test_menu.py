@@ -46,6 +46,7 @@ async def test_each_service_by_key(harness: Harness, key: str, service: str) -> 
     assert result.queues[0] == f"loire-{service}"
     row = await harness.app[keys.POOL].fetchrow(
         "SELECT requested_service FROM calls WHERE call_sid = $1", result.call_sid)
+    assert row is not None
     assert row["requested_service"] == service
 
 

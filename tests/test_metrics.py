@@ -64,8 +64,8 @@ async def test_metrics_pass_promtool_and_count_rings(settings: Settings, flow: F
         assert sample("ivr_calls_total", {"service": "none", "outcome": "menu_hangup"}) == 1
         assert sample("ivr_menu_choices_total", {"service": "immigration", "input": "dtmf"}) == 2
     assert PROMTOOL is not None
-    done = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True,
-                          text=True, timeout=30)
+    done = await asyncio.to_thread(subprocess.run, [PROMTOOL, "check", "metrics"], input=text,
+                                   capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stdout + done.stderr
     assert 'ivr_agents{service="immigration",status="offline"} 2.0' in text
 
@@ -114,7 +114,7 @@ async def test_prometheus_scrapes_the_share_before_fifth_ring(
             "scrape_configs:\n"
             f"  - job_name: ivr\n    static_configs: [{{targets: ['{target}']}}]\n")
         assert PROMETHEUS is not None
-        proc = subprocess.Popen(
+        proc = subprocess.Popen(  # noqa: ASYNC220 -- started once; it runs beside the test
             [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
              f"--web.listen-address=127.0.0.1:{port}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-
 import asyncpg
 import pytest
 
@@ -68,7 +67,8 @@ async def test_answered_wait_and_ring(settings: Settings, flow: Flow, db_url: st
         row = await _row(harness, result.call_sid)
     assert (row["outcome"], row["rings"], row["target_met"]) == ("answered", ring, met)
     assert row["wait_seconds"] == pytest.approx(wait, abs=0.01)
-    assert result.rings == ring and result.queue_wait == pytest.approx(wait, abs=0.01)
+    assert result.rings == ring
+    assert result.queue_wait == pytest.approx(wait, abs=0.01)
     assert result.queue_result == "bridged"
 
 
@@ -101,9 +101,11 @@ async def test_lost_offer_counts_in_the_wait(harness: Harness) -> None:
     assert row["wait_seconds"] == pytest.approx(18.0, abs=0.01)
     assert row["rings"] == 4
     assert result.answered_by == "+33477000002"
-    ali = [a for a in await agents.list_all(_pool(harness), harness.clock.now())
-           if a.id == first][0]
-    assert ali.status == "offline" and ali.note and "pas de réponse" in ali.note
+    ali = next(a for a in await agents.list_all(_pool(harness), harness.clock.now())
+           if a.id == first)
+    assert ali.status == "offline"
+    assert ali.note
+    assert "pas de réponse" in ali.note
 
 
 async def test_busy_agent_and_wrap_up_are_respected(harness: Harness) -> None:
@@ -188,7 +190,8 @@ async def test_max_wait_overflows_to_reception(harness: Harness) -> None:
     row = await _row(harness, result.call_sid)
     assert result.queues == ["loire-road_safety", "loire-reception"]
     assert row["overflow_reason"] == "max_wait"
-    assert row["outcome"] == "answered" and row["wait_seconds"] > 120
+    assert row["outcome"] == "answered"
+    assert row["wait_seconds"] > 120
 
 
 async def test_duplicate_and_shuffled_callbacks_count_once(harness: Harness) -> None:
@@ -243,7 +246,8 @@ async def test_two_instances_fifty_callers_five_agents(settings: Settings, flow:
     counted = {r["outcome"]: r["n"] for r in outcomes}
     assert sum(counted.values()) == 50
     assert None not in counted
-    assert overlaps == 0 and double == 0
+    assert overlaps == 0
+    assert double == 0
     answered = sum(1 for r in results if r.answered_by)
     assert counted.get("answered", 0) == answered
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -24,10 +24,10 @@ MakeClient = Callable[[web.Application], Awaitable[Client]]
 
 @pytest.fixture
 async def client(aiohttp_client: MakeClient, settings: Settings, flow: Flow,
-                 pool: asyncpg.Pool) -> AsyncIterator[Client]:
-    """The app behind a proxy: Twilio signs https://ivr.prefecture.example/..., we listen locally."""
+                 pool: asyncpg.Pool) -> Client:
+    """The app behind a proxy: Twilio signs the public https URL; we listen locally."""
     app = create_app(settings.with_overrides(public_url=PUBLIC), flow=flow, pool=pool)
-    yield await aiohttp_client(app)
+    return await aiohttp_client(app)
 
 
 async def _calls(pool: asyncpg.Pool) -> int:
