@@ -75,9 +75,8 @@ async def test_answered_wait_and_ring(settings: Settings, flow: Flow, db_url: st
 async def test_abandoned_at_twelve_seconds(harness: Harness) -> None:
     """The caller hangs up 12 s into the wait: abandoned in ring 3, against the target."""
     await _agent(harness, "Claire", "+33477000001", ["immigration"], AgentScript("never"))
+    # A first call that nobody answers tells how long the menu takes before the queue.
     probe = await _one(harness, CallerScript(inputs=MENU, hangup_after=600))
-    queued_at = probe.transcript.lines  # not used: compute the menu length from a probe call
-    assert queued_at
     menu_seconds = await _pool(harness).fetchval(
         "SELECT extract(epoch FROM queued_at - arrived_at) FROM calls WHERE call_sid = $1",
         probe.call_sid)

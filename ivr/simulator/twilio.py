@@ -86,21 +86,23 @@ class FakeTwilio:
         signature: str = self.validator.compute_signature(url, params)
         return signature
 
+    async def _send(self, url: str, params: dict[str, str]) -> tuple[int, str, bytes]:
+        """POST `params` signed as Twilio signs; return status, Content-Type and body."""
+        headers = {"X-Twilio-Signature": self.sign(url, params)}
+        async with self.session.post(url, data=params, headers=headers) as response:
+            return (response.status, response.headers.get("Content-Type", ""),
+                    await response.read())
+
     async def post(self, url: str, params: dict[str, str],
                    allowed: set[str] | None = None) -> tuple[int, list[Verb]]:
         """POST a signed webhook and parse the TwiML answer."""
-        headers = {"X-Twilio-Signature": self.sign(url, params)}
-        async with self.session.post(url, data=params, headers=headers) as response:
-            body = await response.read()
-            return response.status, parse(body, response.headers.get("Content-Type", ""),
-                                          response.status, allowed)
+        status, content_type, body = await self._send(url, params)
+        return status, parse(body, content_type, status, allowed)
 
     async def notify(self, url: str, params: dict[str, str]) -> int:
         """POST a signed status callback; the answer's body is ignored, as Twilio does."""
-        headers = {"X-Twilio-Signature": self.sign(url, params)}
-        async with self.session.post(url, data=params, headers=headers) as response:
-            await response.read()
-            return response.status
+        status, _, _ = await self._send(url, params)
+        return status
 
     async def audio_seconds(self, url: str) -> float:
         """How long an audio URL plays: WAV headers are read; other audio counts as music."""
@@ -335,19 +337,16 @@ class CallerLeg:
         if result == "bridged":
             await self.talk(member)
         self.result.queue_result = result
-        action = verb.attrs.get("action")
-        if action is None:
-            if result == "hangup":
-                raise HungUp
-            return None if result == "bridged" else ([], url)
-        target = self.t.url(action, url)
-        verbs = await self.fetch(target, QueueResult=result, QueueSid=self.t.queue_sids[name],
-                                 QueueTime=queue_time)
-        if result in ("hangup", "bridged"):
-            if result == "hangup":
-                raise HungUp
-            return None
-        return verbs, target
+        next_doc: tuple[list[Verb], str] | None = None
+        if "action" in verb.attrs:
+            target = self.t.url(verb.attrs["action"], url)
+            next_doc = await self.fetch(target, QueueResult=result,
+                                        QueueSid=self.t.queue_sids[name],
+                                        QueueTime=queue_time), target
+        if result == "hangup":
+            raise HungUp
+        # After a bridge the call is over; after leaving, the action's document runs on.
+        return None if result == "bridged" else next_doc
 
     async def wait_in_queue(self, member: Member, queue: deque[Member], name: str,
                             wait_url: str | None) -> str:

@@ -71,21 +71,49 @@ async def route_to(pool: asyncpg.Pool, call_sid: str, service: str) -> None:
            WHERE call_sid = $1 AND state = 'menu'""", call_sid, service)
 
 
-async def enter_queue(pool: asyncpg.Pool, call_sid: str, service: str, now: datetime) -> None:
-    """The first waitUrl request: the caller is in the queue from now (kept through overflow)."""
-    await pool.execute(
+async def enter_queue(pool: asyncpg.Pool, call_sid: str, service: str,
+                      now: datetime) -> datetime | None:
+    """A waitUrl request: the caller is queued since their first one (kept through overflow)."""
+    since: datetime | None = await pool.fetchval(
         """UPDATE calls SET state = 'queued', service = $2,
                   requested_service = COALESCE(requested_service, $2),
                   queued_at = COALESCE(queued_at, $3)
-           WHERE call_sid = $1 AND state IN ('menu', 'routed', 'queued')""",
+           WHERE call_sid = $1 AND state IN ('menu', 'routed', 'queued')
+           RETURNING queued_at""",
         call_sid, service, now)
+    return since
 
 
-async def queued_since(pool: asyncpg.Pool, call_sid: str) -> datetime | None:
-    """When the caller entered the queue, if they are waiting."""
-    value: datetime | None = await pool.fetchval(
-        "SELECT queued_at FROM calls WHERE call_sid = $1 AND state = 'queued'", call_sid)
-    return value
+async def move_queue(pool: asyncpg.Pool, call_sid: str, service: str) -> None:
+    """The caller overflows to another service's queue; their wait goes on."""
+    await pool.execute("UPDATE calls SET service = $2 WHERE call_sid = $1 AND state = 'queued'",
+                       call_sid, service)
+
+
+async def queue_position(pool: asyncpg.Pool, service: str, since: datetime) -> int:
+    """How many callers of a service queued no later than `since` (the caller's position)."""
+    position: int = await pool.fetchval(
+        """SELECT count(*) FROM calls WHERE state = 'queued' AND service = $1
+           AND queued_at <= $2""", service, since)
+    return position
+
+
+async def waiting_by_service(pool: asyncpg.Pool,
+                             now: datetime) -> dict[str, tuple[int, float]]:
+    """Per service: callers waiting now and the longest current wait in seconds."""
+    rows = await pool.fetch(
+        """SELECT service, count(*) AS n,
+                  greatest(max(extract(epoch FROM $1 - queued_at)), 0)::float8 AS longest
+           FROM calls WHERE state = 'queued' GROUP BY service""", now)
+    return {r["service"]: (r["n"], r["longest"] or 0.0) for r in rows}
+
+
+async def recent_average_wait(pool: asyncpg.Pool, service: str, now: datetime) -> float | None:
+    """The average wait of the service's calls answered in the last hour."""
+    average: float | None = await pool.fetchval(
+        """SELECT avg(wait_seconds) FROM calls WHERE outcome = 'answered' AND service = $1
+           AND answered_at > $2 - interval '1 hour'""", service, now)
+    return average
 
 
 async def overflow(pool: asyncpg.Pool, call_sid: str, reason: str) -> None:

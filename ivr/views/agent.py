@@ -8,8 +8,7 @@ from aiohttp import web
 
 from ivr import acd, twiml, urls
 from ivr.store import offers
-from ivr.views.context import context, field, form
-from ivr.views.context import twiml as respond
+from ivr.views.context import context, field, form, respond
 
 FAILED = {"no-answer": "pas de réponse", "busy": "ligne occupée", "failed": "appel impossible",
           "canceled": "appel annulé"}

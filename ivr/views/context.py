@@ -69,6 +69,6 @@ def number(data: Form, name: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def twiml(body: str) -> web.Response:
+def respond(body: str) -> web.Response:
     """An XML TwiML response."""
     return web.Response(text=body, content_type=TWIML)

@@ -10,8 +10,7 @@ from aiohttp import web
 from ivr import acd, outcomes, twiml, urls
 from ivr.flow.model import Prompt
 from ivr.store import agents, calls, offers
-from ivr.views.context import Context, context, field, form
-from ivr.views.context import twiml as respond
+from ivr.views.context import Context, context, field, form, respond
 
 
 def _service(ctx: Context, request: web.Request) -> str | None:
@@ -27,8 +26,7 @@ async def wait(request: web.Request) -> web.Response:
     if not call_sid or service is None:
         return respond(twiml.leave_queue())
     now = ctx.clock.now()
-    await calls.enter_queue(ctx.pool, call_sid, service, now)
-    since = await calls.queued_since(ctx.pool, call_sid) or now
+    since = await calls.enter_queue(ctx.pool, call_sid, service, now) or now
     waited = (now - since).total_seconds()
     policy = ctx.flow.services[service].queue
     if waited >= policy.max_wait_seconds:
@@ -56,13 +54,9 @@ async def _announcement(ctx: Context, call_sid: str, service: str, since: dateti
     if not await calls.record_event(ctx.pool, call_sid, f"announce:{service}:{slot}",
                                     "announcement", now):
         return None
-    position = await ctx.pool.fetchval(
-        """SELECT count(*) FROM calls WHERE state = 'queued' AND service = $1
-           AND queued_at <= $2""", service, since)
-    average = await ctx.pool.fetchval(
-        """SELECT avg(wait_seconds) FROM calls WHERE outcome = 'answered' AND service = $1
-           AND answered_at > $2 - interval '1 hour'""", service, now)
-    minutes = max(1, math.ceil(float(average or 60) * max(int(position), 1) / 60))
+    position = max(await calls.queue_position(ctx.pool, service, since), 1)
+    average = await calls.recent_average_wait(ctx.pool, service, now) or 60.0
+    minutes = max(1, math.ceil(average * position / 60))
     return ctx.flow.prompt("wait_position", position=position, minutes=minutes)
 
 
@@ -102,9 +96,7 @@ async def done(request: web.Request) -> web.Response:
     # leave (our overflow), or a Twilio error on the queue: move on to the next queue.
     target = ctx.flow.services[service].queue.overflow_to
     if target is not None and await agents.online_count(ctx.pool, target) > 0:
-        await ctx.pool.execute(
-            "UPDATE calls SET service = $2 WHERE call_sid = $1 AND state = 'queued'",
-            call_sid, target)
+        await calls.move_queue(ctx.pool, call_sid, target)
         return respond(twiml.enqueue(
             [ctx.flow.prompt("overflow")], ctx.flow.voice,
             queue_name=ctx.flow.queue_name(target), wait_url=urls.wait_url(ctx.settings, target),

@@ -6,8 +6,7 @@ from aiohttp import web
 
 from ivr import outcomes, twiml
 from ivr.store import calls
-from ivr.views.context import context, field, form
-from ivr.views.context import twiml as respond
+from ivr.views.context import context, field, form, respond
 
 FINAL = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 

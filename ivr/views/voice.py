@@ -9,7 +9,7 @@ from ivr.flow import engine
 from ivr.flow.engine import CallerInput, Close, Decision, Position, Route
 from ivr.privacy import hash_number
 from ivr.store import calls, crisis
-from ivr.views.context import Context, context, field, form, number, twiml
+from ivr.views.context import Context, context, field, form, number, respond
 from ivr.views.render import render
 
 
@@ -32,7 +32,7 @@ async def incoming(request: web.Request) -> web.Response:
         if isinstance(decision.action, Close):
             outcomes.count(ctx.metrics, await calls.close_as(
                 ctx.pool, call_sid, "closed", now, decision.action.reason))
-    return twiml(render(decision.action, ctx.flow, ctx.settings))
+    return respond(render(decision.action, ctx.flow, ctx.settings))
 
 
 async def gather(request: web.Request) -> web.Response:
@@ -49,7 +49,7 @@ async def gather(request: web.Request) -> web.Response:
         await _log(ctx, call_sid, f"step:{position.seq}", decision)
         if isinstance(decision.action, Route):
             await calls.route_to(ctx.pool, call_sid, decision.action.service)
-    return twiml(render(decision.action, ctx.flow, ctx.settings))
+    return respond(render(decision.action, ctx.flow, ctx.settings))
 
 
 async def _log(ctx: Context, call_sid: str, key: str, decision: Decision) -> bool:
