@@ -193,6 +193,21 @@ async def test_max_wait_overflows_to_reception(harness: Harness) -> None:
     assert row["wait_seconds"] > 120
 
 
+async def test_hold_music_announces_position_after_a_minute(harness: Harness) -> None:
+    """Immigration waits on music: position and estimate come after 60 s, then every 60 s."""
+    await _agent(harness, "On a call", "+33477000001", ["immigration"], AgentScript(),
+                 available=False)
+    await _pool(harness).execute("UPDATE agents SET status = 'busy'")
+    result = await _one(harness, CallerScript(inputs=MENU, hangup_after=250))
+    announcements = [h for h in result.heard if h.startswith("Vous êtes en position 1")]
+    # Each waitUrl round is 30 s of music, plus the announcement when one is due: rounds
+    # start at 0, 30, 60 (announced), ~97, ~127 (announced) and ~164 s of wait; the caller
+    # hangs up at ~191 s, so exactly two announcements were heard.
+    assert len(announcements) == 2
+    assert "environ une minute." in announcements[0]
+    assert (await _row(harness, result.call_sid))["outcome"] == "abandoned"
+
+
 async def test_duplicate_and_shuffled_callbacks_count_once(harness: Harness) -> None:
     """Status callbacks replayed twice and out of order change no total."""
     from tests.helpers import call_params

@@ -112,7 +112,7 @@ async def recent_average_wait(pool: asyncpg.Pool, service: str, now: datetime) -
     """The average wait of the service's calls answered in the last hour."""
     average: float | None = await pool.fetchval(
         """SELECT avg(wait_seconds) FROM calls WHERE outcome = 'answered' AND service = $1
-           AND answered_at > $2 - interval '1 hour'""", service, now)
+           AND answered_at > $2::timestamptz - interval '1 hour'""", service, now)
     return average
 
 

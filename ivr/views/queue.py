@@ -57,7 +57,8 @@ async def _announcement(ctx: Context, call_sid: str, service: str, since: dateti
     position = max(await calls.queue_position(ctx.pool, service, since), 1)
     average = await calls.recent_average_wait(ctx.pool, service, now) or 60.0
     minutes = max(1, math.ceil(average * position / 60))
-    return ctx.flow.prompt("wait_position", position=position, minutes=minutes)
+    wait = "une minute" if minutes == 1 else f"{minutes} minutes"
+    return ctx.flow.prompt("wait_position", position=position, wait=wait)
 
 
 async def pickup(request: web.Request) -> web.Response:
