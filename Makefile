@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest rules promtool clean
+.PHONY: run test lint typecheck pytest rules promtool chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ run: $(VENV)/.installed
 promtool:
 	@sh tools/ensure-promtool.sh
 
+chromium:
+	@sh tools/ensure-chromium.sh
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check ivr tests
 
@@ -33,8 +36,9 @@ rules: promtool
 	promtool check rules metrics/prometheus/rules.yml
 	promtool test rules metrics/prometheus/rules_test.yml
 
-pytest: $(VENV)/.installed-dev promtool
+pytest: $(VENV)/.installed-dev promtool chromium
 	$(BIN)/pytest -q
+	@echo "browser screenshots: $(CURDIR)/var/screenshots"
 
 test: lint typecheck rules pytest
 

@@ -113,3 +113,6 @@ def paris(text: str) -> datetime:
 
 # A Wednesday morning, when the switchboard is open.
 OPEN = "2026-11-25T10:00"
+
+
+pytest_plugins = ["tests.browser"]
