@@ -1,4 +1,4 @@
-"""The `ivr` command line: serve, migrate, flow check, crisis, agents, simulate."""
+"""The `ivr` command line: serve, migrate, flow, crisis, agents, simulate, report, staffing."""
 
 from __future__ import annotations
 
@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     from ivr.simulator.cli import add_arguments
 
     add_arguments(sub.add_parser("simulate", help="play Twilio's side of a call"))
+    from ivr.report.cli import add_arguments as report_arguments
+    from ivr.staffing.cli import add_arguments as staffing_arguments
+
+    report_arguments(sub.add_parser("report", help="the period's figures for the committee"))
+    staffing_arguments(sub.add_parser("staffing", help="standardists needed per hour"))
     return parser
 
 
@@ -76,6 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ivr.simulator.cli import run
 
             return run(args)
+        if args.command == "report":
+            from ivr.report.cli import run as report
+
+            return report(args)
+        if args.command == "staffing":
+            from ivr.staffing.cli import run as staffing
+
+            return staffing(args)
         return asyncio.run(_with_database(args))
     except (SettingsError, FlowError, agents.AgentError, ValueError) as exc:
         print(f"ivr: {exc}", file=sys.stderr)

@@ -190,3 +190,25 @@ def _non_negative_int(raw: str) -> int:
         raise ValueError(raw)
     return value
 
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """What `ivr report` and `ivr staffing` read: no Twilio secrets needed."""
+
+    flow_path: Path
+    ring_cycle_seconds: float
+    target_ring: int
+    wrap_up_seconds: int
+
+
+def load_report_settings(env: Mapping[str, str] | None = None) -> ReportSettings:
+    """The flow, ring cadence, target ring and wrap-up, checked like load_settings does."""
+    env = os.environ if env is None else env
+    return ReportSettings(
+        flow_path=Path(env.get("IVR_FLOW", "").strip() or "flows/loire.yaml"),
+        ring_cycle_seconds=_parse(env, "IVR_RING_CYCLE_SECONDS", 5.0, _positive_float,
+                                  "a positive number of seconds"),
+        target_ring=_parse(env, "IVR_TARGET_RING", 5, _positive_int, "a positive whole number"),
+        wrap_up_seconds=_parse(env, "IVR_WRAP_UP_SECONDS", 30, _non_negative_int,
+                               "a whole number of seconds (0 or more)"))

@@ -1,0 +1,1 @@
+"""Staffing: the standardists needed to answer a share of queued calls before the target ring."""

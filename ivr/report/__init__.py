@@ -1,0 +1,1 @@
+"""The committee's report: figures over a period, computed in PostgreSQL."""

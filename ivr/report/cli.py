@@ -1,0 +1,64 @@
+"""`ivr report`: the period's figures as a table, CSV, JSON or the committee's HTML page."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import date
+from pathlib import Path
+
+from ivr.db.pool import database
+from ivr.flow.loader import load_flow
+from ivr.flow.model import SERVICES, Flow
+from ivr.report import formats, html
+from ivr.report.period import Period
+from ivr.report.queries import Report, build
+from ivr.settings import database_location, load_report_settings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The subcommand's options."""
+    parser.add_argument("--from", dest="first", required=True, type=date.fromisoformat,
+                        help="first day, YYYY-MM-DD (the flow's time zone)")
+    parser.add_argument("--to", dest="last", required=True, type=date.fromisoformat,
+                        help="last day, included")
+    parser.add_argument("--service", choices=SERVICES, help="only the calls asking for it")
+    parser.add_argument("--format", choices=("table", "csv", "json", "html"), default="table")
+    parser.add_argument("--out", type=Path, help="write to this file instead of the terminal")
+    parser.add_argument("--target-share", type=float, default=0.85,
+                        help="target drawn on the share chart (default 0.85)")
+    parser.add_argument("--flow", help="flow file (default: IVR_FLOW)")
+
+
+def render(flow: Flow, report: Report, output: str, target_share: float) -> str:
+    """The report in the chosen format."""
+    if output == "json":
+        return formats.to_json(report) + "\n"
+    if output == "csv":
+        return formats.to_csv(report)
+    if output == "html":
+        return html.render(flow, report, target_share)
+    return formats.to_table(flow, report)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command; return the exit status."""
+    config = load_report_settings()
+    flow = load_flow(args.flow or config.flow_path)
+    period = Period(args.first, args.last, flow.timezone)
+
+    async def fetch() -> Report:
+        url, data_dir = database_location()
+        async with database(url, data_dir) as pool:
+            return await build(pool, flow, period, service=args.service,
+                               target_ring=config.target_ring,
+                               ring_cycle_seconds=config.ring_cycle_seconds)
+
+    text = render(flow, asyncio.run(fetch()), args.format, args.target_share)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"written: {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,113 @@
+"""The committee's page: one self-contained French HTML file (tables, SVG charts, definitions)."""
+
+from __future__ import annotations
+
+from datetime import date
+from html import escape
+
+from ivr.flow.model import Flow
+from ivr.report import charts
+from ivr.report.formats import number, percent, service_headers, service_rows
+from ivr.report.labels import CLOSED_REASONS, WEEKDAYS_FR, definitions
+from ivr.report.queries import Report
+
+_STYLE = """
+body { font-family: Marianne, Arial, sans-serif; color: #161616; margin: 2rem auto;
+       max-width: 60rem; padding: 0 1rem; line-height: 1.4; }
+h1 { color: #000091; font-size: 1.6rem; margin-bottom: .2rem; }
+h2 { color: #000091; font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: .5rem 0; font-size: .85rem; }
+th, td { border: 1px solid #ccc; padding: .25rem .45rem; }
+th { background: #f0f0f8; text-align: left; }
+td.n { text-align: right; white-space: nowrap; }
+tr.total td { font-weight: bold; background: #f6f6f6; }
+.def { color: #444; font-size: .8rem; margin: .2rem 0; }
+figure { margin: .5rem 0; } svg { max-width: 100%; height: auto; }
+"""
+
+
+_NUMERIC = ' class="n"'
+
+
+def _table(headers: list[str], rows: list[list[str]], total_last: bool = False) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = []
+    for i, row in enumerate(rows):
+        cls = ' class="total"' if total_last and i == len(rows) - 1 else ""
+        cells = "".join(f"<td{_NUMERIC if j else ''}>{escape(c)}</td>"
+                        for j, c in enumerate(row))
+        body.append(f"<tr{cls}>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _defs(*texts: str) -> str:
+    return "".join(f'<p class="def">{escape(t)}</p>' for t in texts)
+
+
+def _date(day: date) -> str:
+    return f"{day:%d/%m/%Y}"
+
+
+def render(flow: Flow, report: Report, target_share: float = 0.85) -> str:
+    """The whole page as one string."""
+    d = definitions(report.target_ring, report.ring_cycle_seconds)
+    p = report.period
+    closed_rows = [[CLOSED_REASONS.get(k, k), str(v)] for k, v in report.closed.items()]
+    summary = _table(["Indicateur", "Valeur"], [
+        ["Appels reçus", str(report.calls)],
+        ["Jours ouverts", str(len(report.open_days))],
+        ["Moyenne d'appels par jour ouvert", number(report.calls_per_open_day)],
+        ["Appels hors ouverture", str(sum(report.closed.values()))],
+        ["Raccrochés dans le menu", str(report.left_in_menu)],
+        ["Taux de décroché (tous services)", percent(report.all_services.taux_de_decroche)],
+        ["Part décrochée avant la sonnerie cible (tous services)",
+         percent(report.all_services.share_before_target)],
+    ])
+    weekday_rows = [[WEEKDAYS_FR[k], str(v)] for k, v in report.by_weekday.items()]
+    crisis_rows = [[_date(date.fromisoformat(k)), str(v)] for k, v in
+                   report.crisis_days.items()]
+    scope = ""
+    if report.service:
+        scope = f" — service : {escape(report.service)}"
+    return f"""<!DOCTYPE html>
+<html lang="fr">
+<head><meta charset="utf-8"><title>Standard téléphonique — {escape(flow.name)}</title>
+<style>{_STYLE}</style></head>
+<body>
+<h1>Standard téléphonique — {escape(flow.name)}</h1>
+<p>Période du {_date(p.first)} au {_date(p.last)} (heure de {escape(p.timezone)}){scope}.
+Chiffres calculés à partir des appels enregistrés par le serveur vocal.</p>
+
+<h2>Vue d'ensemble</h2>
+{summary}
+{_defs(d["calls"], d["open_days"], d["calls_per_open_day"])}
+<h2>Appels arrivés standard fermé</h2>
+{_table(["Motif", "Appels"], closed_rows) if closed_rows else "<p>Aucun.</p>"}
+{_defs(d["closed"])}
+
+<h2>Par service demandé</h2>
+{_table(service_headers(report), service_rows(flow, report), total_last=True)}
+{_defs(d["queued"], d["answered"], d["abandoned"], d["unanswered"], d["taux_de_decroche"],
+       d["share_before_target"], d["wait"], d["time_to_human"])}
+<figure>{charts.share_before_target(flow, report, target_share)}
+<figcaption class="def">Part des appels décrochés avant la sonnerie cible, par service ;
+ligne pointillée : objectif de {target_share * 100:.0f} %.</figcaption></figure>
+
+<h2>Appels par jour</h2>
+<figure>{charts.calls_per_day(report)}
+<figcaption class="def">En bleu les jours ouverts, en gris les jours fermés (week-ends,
+jours fériés, fermetures).</figcaption></figure>
+
+<h2>Appels par heure et par jour de la semaine</h2>
+<figure>{charts.calls_per_hour(report)}
+<figcaption class="def">Appels reçus selon l'heure d'arrivée (heure locale) : les pics
+d'appels.</figcaption></figure>
+{_table(["Jour", "Appels"], weekday_rows)}
+
+<h2>Message de crise</h2>
+{_table(["Jour", "Appelants qui l'ont entendu"], crisis_rows) if crisis_rows
+ else "<p>Aucun jour de message de crise sur la période.</p>"}
+{_defs(d["crisis_days"])}
+</body>
+</html>
+"""
