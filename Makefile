@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest rules promtool chromium clean
+.PHONY: run test lint typecheck pytest rules promtool chromium clean bench-report
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ pytest: $(VENV)/.installed-dev promtool chromium
 	@echo "browser screenshots: $(CURDIR)/var/screenshots"
 
 test: lint typecheck rules pytest
+
+bench-report: $(VENV)/.installed
+	$(BIN)/python bench/report_year.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -32,8 +32,8 @@ FROM calls
 WHERE arrived_at >= $1 AND arrived_at < $2 AND queued_at IS NOT NULL
 """
 
-# Mean number of agents signed in (any status but offline) during each local hour of the
-# open days: agent-seconds signed in within the hour / 3600, averaged over those days.
+# Agent-seconds signed in (any status but offline) within each local hour of the open days,
+# summed per weekday and hour: each signed-in span is cut into the hours it covers.
 _SIGNED_IN = """
 WITH spans AS (
     SELECT status, at AS since,
@@ -41,21 +41,19 @@ WITH spans AS (
     FROM agent_status_history
     WHERE at < $2),
 signed AS (
-    SELECT since, until FROM spans WHERE status <> 'offline' AND until > $1),
-slots AS (
-    SELECT (local AT TIME ZONE $3) AS starts,
-           ((local + interval '1 hour') AT TIME ZONE $3) AS ends,
-           extract(isodow FROM local)::int AS weekday, extract(hour FROM local)::int AS hour
-    FROM generate_series(($1 AT TIME ZONE $3), ($2 AT TIME ZONE $3) - interval '1 hour',
+    SELECT greatest(since, $1) AS since, least(until, $2) AS until
+    FROM spans WHERE status <> 'offline' AND until > $1),
+pieces AS (
+    SELECT local,
+           extract(epoch FROM least(g.until, (local + interval '1 hour') AT TIME ZONE $3)
+                              - greatest(g.since, local AT TIME ZONE $3)) AS seconds
+    FROM signed g,
+         generate_series(date_trunc('hour', g.since AT TIME ZONE $3), g.until AT TIME ZONE $3,
                          interval '1 hour') AS local
-    WHERE local::date = ANY($4::date[])),
-per_slot AS (
-    SELECT s.weekday, s.hour,
-           coalesce(sum(extract(epoch FROM least(g.until, s.ends)
-                                         - greatest(g.since, s.starts))), 0) AS seconds
-    FROM slots s LEFT JOIN signed g ON g.since < s.ends AND g.until > s.starts
-    GROUP BY s.starts, s.weekday, s.hour)
-SELECT weekday, hour, (avg(seconds) / 3600)::float8 AS agents FROM per_slot GROUP BY 1, 2
+    WHERE local::date = ANY($4::date[]))
+SELECT extract(isodow FROM local)::int AS weekday, extract(hour FROM local)::int AS hour,
+       sum(seconds)::float8 AS seconds
+FROM pieces WHERE seconds > 0 GROUP BY 1, 2
 """
 
 
@@ -65,7 +63,7 @@ class Measured:
 
     queued: dict[tuple[int, int], int]
     met: dict[tuple[int, int], int]
-    signed_in: dict[tuple[int, int], float]
+    signed_in_seconds: dict[tuple[int, int], float]
     talk_seconds: float | None
     abandoned: int
     waited_seconds: float
@@ -87,6 +85,6 @@ async def measure(pool: asyncpg.Pool, period: Period, days: list[date]) -> Measu
     return Measured(
         queued={(r["weekday"], r["hour"]): r["queued"] for r in demand},
         met={(r["weekday"], r["hour"]): r["met"] for r in demand},
-        signed_in={(r["weekday"], r["hour"]): r["agents"] for r in signed},
+        signed_in_seconds={(r["weekday"], r["hour"]): r["seconds"] for r in signed},
         talk_seconds=times["talk"], abandoned=times["abandoned"],
         waited_seconds=times["waited"])

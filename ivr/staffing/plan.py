@@ -79,7 +79,9 @@ def plan(flow: Flow, period: Period, days: list[date], measured: Measured, *,
             slots.append(Slot(
                 weekday=WEEKDAYS[weekday - 1], hour=hour, open_days=per_weekday[weekday],
                 queued=queued, calls_per_hour=rate, needed=needed, expected_share=expected,
-                signed_in=measured.signed_in.get(key, 0.0),
+                # Mean agents signed in over that hour of that weekday's open days.
+                signed_in=measured.signed_in_seconds.get(key, 0.0) / 3600
+                / per_weekday[weekday],
                 measured_share=met / queued if queued else None))
     return Plan(period=period, handle_seconds=handle, talk_seconds=talk,
                 wrap_up_seconds=wrap_up_seconds, patience_seconds=patience,
