@@ -9,15 +9,16 @@ import asyncpg
 
 from ivr.report.period import Period
 
-# Queued calls per local weekday and hour of queue entry, on open days only.
+# Calls that reached a queue, per local weekday and hour of arrival (as the report counts
+# them), on open days only.
 _DEMAND = """
-SELECT extract(isodow FROM queued_at AT TIME ZONE $3)::int AS weekday,
-       extract(hour FROM queued_at AT TIME ZONE $3)::int AS hour,
+SELECT extract(isodow FROM arrived_at AT TIME ZONE $3)::int AS weekday,
+       extract(hour FROM arrived_at AT TIME ZONE $3)::int AS hour,
        count(*) AS queued,
        count(*) FILTER (WHERE outcome = 'answered' AND target_met) AS met
 FROM calls
 WHERE arrived_at >= $1 AND arrived_at < $2 AND queued_at IS NOT NULL
-  AND (queued_at AT TIME ZONE $3)::date = ANY($4::date[])
+  AND (arrived_at AT TIME ZONE $3)::date = ANY($4::date[])
 GROUP BY 1, 2
 """
 
