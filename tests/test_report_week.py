@@ -233,7 +233,8 @@ async def test_week_report_equals_the_scripts_count(week: Week, flow: Flow) -> N
     finally:
         await pool.close()
     planned = [p for p, _ in week.calls]
-    assert report["from"] == "2026-05-11" and report["to"] == "2026-05-17"
+    assert report["from"] == "2026-05-11"
+    assert report["to"] == "2026-05-17"
     assert report["calls"] == len(planned)
     assert report["open_days"] == 4
     assert report["calls_per_open_day"] == pytest.approx(len(planned) / 4)
@@ -286,11 +287,13 @@ async def test_week_staffing_measures_demand_and_agents(week: Week, flow: Flow) 
         assert slot.open_days == 1
         assert slot.signed_in == pytest.approx(0.0 if hour == 12 else 3.0), (weekday, hour)
         assert slot.needed >= (1 if slot.queued else 0)
-    assert table.talk_seconds is not None and table.handle_seconds is not None
+    assert table.talk_seconds is not None
+    assert table.handle_seconds is not None
     assert table.handle_seconds == pytest.approx(table.talk_seconds + 10)
     talks = [_talk_seconds(r) for _, r in week.calls if r.answered_by is not None]
     assert table.talk_seconds == pytest.approx(statistics.fmean(talks), abs=0.2)
-    assert table.model == "erlang-a" and table.patience_seconds is not None
+    assert table.model == "erlang-a"
+    assert table.patience_seconds is not None
 
 
 def test_cli_report_and_staffing_on_the_week(week: Week, capsys: pytest.CaptureFixture[str],
@@ -316,6 +319,7 @@ def test_cli_report_and_staffing_on_the_week(week: Week, capsys: pytest.CaptureF
     assert page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert main(["staffing", *args, "--format", "json"]) == 0
     table = json.loads(capsys.readouterr().out)
-    assert len(table["slots"]) == 44 and table["wrap_up_seconds"] == 10
+    assert len(table["slots"]) == 44
+    assert table["wrap_up_seconds"] == 10
     assert main(["staffing", *args]) == 0
     assert "nécessaires" in capsys.readouterr().out
