@@ -66,7 +66,7 @@ def _at(day: date, hours: float) -> datetime:
 def _plan(dice: random.Random) -> list[Planned]:
     """About a hundred calls: open hours, lunch with nobody signed in, evenings, holiday,
     weekend."""
-    planned = []
+    planned: list[Planned] = []
 
     def caller(local: datetime, closed: str | None) -> None:
         key = None if closed else dice.choice(list(KEYS))
