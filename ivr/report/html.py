@@ -8,7 +8,7 @@ from html import escape
 from ivr.flow.model import Flow
 from ivr.report import charts
 from ivr.report.formats import number, percent, service_headers, service_rows
-from ivr.report.labels import CLOSED_REASONS, WEEKDAYS_FR, definitions
+from ivr.report.labels import CLOSED_REASONS, WEEKDAYS_FR, definitions, ordinal
 from ivr.report.queries import Report
 
 _STYLE = """
@@ -60,7 +60,7 @@ def render(flow: Flow, report: Report, target_share: float = 0.85) -> str:
         ["Appels hors ouverture", str(sum(report.closed.values()))],
         ["Raccrochés dans le menu", str(report.left_in_menu)],
         ["Taux de décroché (tous services)", percent(report.all_services.taux_de_decroche)],
-        ["Part décrochée avant la sonnerie cible (tous services)",
+        [f"Part décrochée avant la {ordinal(report.target_ring)} sonnerie (tous services)",
          percent(report.all_services.share_before_target)],
     ])
     weekday_rows = [[WEEKDAYS_FR[k], str(v)] for k, v in report.by_weekday.items()]
@@ -90,7 +90,8 @@ Chiffres calculés à partir des appels enregistrés par le serveur vocal.</p>
 {_defs(d["queued"], d["answered"], d["abandoned"], d["unanswered"], d["taux_de_decroche"],
        d["share_before_target"], d["wait"], d["time_to_human"])}
 <figure>{charts.share_before_target(flow, report, target_share)}
-<figcaption class="def">Part des appels décrochés avant la sonnerie cible, par service ;
+<figcaption class="def">Part des appels mis en file décrochés avant la
+{ordinal(report.target_ring)} sonnerie, par service ;
 ligne pointillée : objectif de {target_share * 100:.0f} %.</figcaption></figure>
 
 <h2>Appels par jour</h2>

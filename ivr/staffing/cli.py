@@ -70,12 +70,12 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(found.as_dict()))
     else:
-        print(f"agents: {found.agents}  ({found.model})\n"
-              f"share answered within {within:g} s: {found.share_before_target:.1%}\n"
-              f"probability of waiting: {found.probability_of_waiting:.1%}\n"
-              f"average wait: {found.average_wait_seconds:.1f} s\n"
-              f"occupancy: {found.occupancy:.1%}\n"
-              f"abandonment: {found.abandonment:.1%}")
+        print(f"Standardistes : {found.agents} ({found.model})\n"
+              f"Part décrochée en moins de {within:g} s : {found.share_before_target:.1%}\n"
+              f"Probabilité d'attendre : {found.probability_of_waiting:.1%}\n"
+              f"Attente moyenne : {found.average_wait_seconds:.1f} s\n"
+              f"Occupation : {found.occupancy:.1%}\n"
+              f"Abandons : {found.abandonment:.1%}")
     return 0
 
 
