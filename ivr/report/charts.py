@@ -53,7 +53,9 @@ def calls_per_hour(report: Report) -> str:
     figure = _figure(7.5, 2.4)
     axes = figure.add_subplot()
     hours = list(report.by_hour)
-    axes.bar([f"{h}h" for h in hours], list(report.by_hour.values()), color=BLUE)
+    # Numeric positions: labels such as "08h" would otherwise be guessed as times.
+    axes.bar(range(len(hours)), list(report.by_hour.values()), color=BLUE)
+    axes.set_xticks(range(len(hours)), [f"{h}h" for h in hours])
     axes.set_ylabel("appels")
     axes.spines[["top", "right"]].set_visible(False)
     return _svg(figure)
@@ -69,7 +71,8 @@ def share_before_target(flow: Flow, report: Report, target_share: float) -> str:
     names = [n for n, _ in reversed(items)]
     values = [(v or 0.0) * 100 for _, v in reversed(items)]
     colors = [BLUE if v >= target_share * 100 else RED for v in values]
-    bars = axes.barh(names, values, color=colors)
+    bars = axes.barh(range(len(names)), values, color=colors)
+    axes.set_yticks(range(len(names)), names)
     for bar, (_, raw) in zip(bars, reversed(items), strict=True):
         text = "–" if raw is None else f"{raw * 100:.1f} %".replace(".", ",")
         axes.text(bar.get_width() + 1, bar.get_y() + bar.get_height() / 2, text,
