@@ -8,7 +8,7 @@ from html import escape
 from ivr.flow.model import Flow
 from ivr.report import charts
 from ivr.report.formats import number, percent, service_headers, service_rows
-from ivr.report.labels import CLOSED_REASONS, WEEKDAYS_FR, definitions, ordinal
+from ivr.report.labels import CLOSED_REASONS, WEEKDAYS_FR, definitions, ordinal, service_name
 from ivr.report.queries import Report
 
 _STYLE = """
@@ -68,7 +68,7 @@ def render(flow: Flow, report: Report, target_share: float = 0.85) -> str:
                    report.crisis_days.items()]
     scope = ""
     if report.service:
-        scope = f" — service : {escape(report.service)}"
+        scope = f" — service : {escape(service_name(flow, report.service))}"
     return f"""<!DOCTYPE html>
 <html lang="fr">
 <head><meta charset="utf-8"><title>Standard téléphonique — {escape(flow.name)}</title>

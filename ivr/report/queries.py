@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
@@ -125,7 +125,6 @@ class Report:
     crisis_days: dict[str, int]
     target_ring: int
     ring_cycle_seconds: float
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def calls_per_open_day(self) -> float | None:
@@ -144,7 +143,7 @@ class Report:
             "services": {name: asdict(f) for name, f in self.services.items()},
             "all_services": asdict(self.all_services),
             "by_hour": self.by_hour, "by_weekday": self.by_weekday, "by_day": self.by_day,
-            "crisis_days": self.crisis_days, **self.extra,
+            "crisis_days": self.crisis_days,
         }
 
 
