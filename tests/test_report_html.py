@@ -10,20 +10,26 @@ from playwright.async_api import Browser
 
 from ivr.flow.model import Flow
 from ivr.report import html
-from ivr.report.period import Period
+from ivr.report.period import Period, open_days
 from ivr.report.queries import build
 from ivr.report.synthetic import fill
+from ivr.staffing.measured import measure
+from ivr.staffing.plan import plan
 from tests.browser import screenshot_path
 
 
 async def test_committee_page_renders_in_chromium(pool: asyncpg.Pool, flow: Flow,
                                                   browser: Browser) -> None:
     """January to May 2026 of synthetic calls: French headings, the figures' tables, three
-    inline SVG charts, a definition beside each figure, no outside resource."""
+    inline SVG charts, a definition beside each figure, the staffing grid, no outside
+    resource."""
     period = Period(date(2026, 1, 1), date(2026, 5, 31), flow.timezone)
     inserted = await fill(pool, flow, period)
     report = await build(pool, flow, period)
-    page_html = html.render(flow, report)
+    days = open_days(flow, period)
+    staffing = plan(flow, period, days, await measure(pool, period, days), wrap_up_seconds=30,
+                    answer_within=20, share=0.85)
+    page_html = html.render(flow, report, staffing=staffing)
     assert not re.search(r"""(src|href)=["']?https?:""", page_html)
     context = await browser.new_context(viewport={"width": 1100, "height": 900})
     try:
@@ -39,6 +45,9 @@ async def test_committee_page_renders_in_chromium(pool: asyncpg.Pool, flow: Flow
         service_table = await tab.locator("table").nth(2).inner_text()
         for name in ("Gestion de crise", "Bureau de l'immigration", "Tous services"):
             assert name in service_table
+        grid = await tab.locator("table").nth(4).inner_text()
+        monday_nine = next(x for x in staffing.slots if (x.weekday, x.hour) == ("monday", 9))
+        assert f"09h\t{monday_nine.needed} / 3,0" in grid
         text = await tab.inner_text("body")
         assert "Taux de décroché : décrochés / appels mis en file" in text
         assert "avant la 5e sonnerie" in text

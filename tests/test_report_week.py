@@ -316,7 +316,9 @@ def test_cli_report_and_staffing_on_the_week(week: Week, capsys: pytest.CaptureF
     assert "Appels reçus : " + str(len(week.calls)) in capsys.readouterr().out
     page = tmp_path / "rapport.html"
     assert main(["report", *args, "--format", "html", "--out", str(page)]) == 0
-    assert page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    written = page.read_text(encoding="utf-8")
+    assert written.startswith("<!DOCTYPE html>")
+    assert "Standardistes nécessaires et connectés" in written
     assert main(["staffing", *args, "--format", "json"]) == 0
     table = json.loads(capsys.readouterr().out)
     assert len(table["slots"]) == 44

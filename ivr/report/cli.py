@@ -12,9 +12,12 @@ from ivr.db.pool import database
 from ivr.flow.loader import load_flow
 from ivr.flow.model import SERVICES, Flow
 from ivr.report import formats, html
-from ivr.report.period import Period
+from ivr.report.period import Period, open_days
 from ivr.report.queries import Report, build
 from ivr.settings import database_location, load_report_settings
+from ivr.staffing.erlang import StaffingError
+from ivr.staffing.measured import measure
+from ivr.staffing.plan import Plan, plan
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,14 +34,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flow", help="flow file (default: IVR_FLOW)")
 
 
-def render(flow: Flow, report: Report, output: str, target_share: float) -> str:
+def render(flow: Flow, report: Report, output: str, target_share: float,
+           staffing: Plan | None = None) -> str:
     """The report in the chosen format."""
     if output == "json":
         return formats.to_json(report) + "\n"
     if output == "csv":
         return formats.to_csv(report)
     if output == "html":
-        return html.render(flow, report, target_share)
+        return html.render(flow, report, target_share, staffing)
     return formats.to_table(flow, report)
 
 
@@ -48,14 +52,27 @@ def run(args: argparse.Namespace) -> int:
     flow = load_flow(args.flow or config.flow_path)
     period = Period(args.first, args.last, flow.timezone)
 
-    async def fetch() -> Report:
+    async def fetch() -> tuple[Report, Plan | None]:
         url, data_dir = database_location()
         async with database(url, data_dir) as pool:
-            return await build(pool, flow, period, service=args.service,
-                               target_ring=config.target_ring,
-                               ring_cycle_seconds=config.ring_cycle_seconds)
+            report = await build(pool, flow, period, service=args.service,
+                                 target_ring=config.target_ring,
+                                 ring_cycle_seconds=config.ring_cycle_seconds)
+            if args.format != "html" or args.service:
+                return report, None
+            # The page also answers "how many standardists, at which hours?".
+            days = open_days(flow, period)
+            measured = await measure(pool, period, days)
+        within = (config.target_ring - 1) * config.ring_cycle_seconds
+        try:
+            return report, plan(flow, period, days, measured,
+                                wrap_up_seconds=config.wrap_up_seconds,
+                                answer_within=within, share=args.target_share)
+        except StaffingError:  # nobody answered: no handle time to staff from
+            return report, None
 
-    text = render(flow, asyncio.run(fetch()), args.format, args.target_share)
+    report, staffing = asyncio.run(fetch())
+    text = render(flow, report, args.format, args.target_share, staffing)
     if args.out is None:
         sys.stdout.write(text)
     else:

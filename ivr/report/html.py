@@ -10,6 +10,7 @@ from ivr.report import charts
 from ivr.report.formats import number, percent, service_headers, service_rows
 from ivr.report.labels import CLOSED_REASONS, WEEKDAYS_FR, definitions, ordinal, service_name
 from ivr.report.queries import Report
+from ivr.staffing.plan import Plan
 
 _STYLE = """
 body { font-family: Marianne, Arial, sans-serif; color: #161616; margin: 2rem auto;
@@ -48,8 +49,39 @@ def _date(day: date) -> str:
     return f"{day:%d/%m/%Y}"
 
 
-def render(flow: Flow, report: Report, target_share: float = 0.85) -> str:
-    """The whole page as one string."""
+def _staffing(plan: Plan) -> str:
+    """Weekday x hour grid: standardists needed / mean signed in; short hours marked."""
+    weekdays = list(dict.fromkeys(s.weekday for s in plan.slots))
+    hours = sorted({s.hour for s in plan.slots})
+    cells = {(s.weekday, s.hour): s for s in plan.slots}
+    head = "".join(f"<th>{escape(WEEKDAYS_FR[d])}</th>" for d in weekdays)
+    rows = []
+    for hour in hours:
+        tds = []
+        for day in weekdays:
+            slot = cells.get((day, hour))
+            if slot is None:
+                tds.append("<td></td>")
+                continue
+            short = ' style="background:#fde2e2"' if slot.signed_in + 1e-9 < slot.needed else ""
+            tds.append(f'<td class="n"{short}>{slot.needed} / {number(slot.signed_in)}</td>')
+        rows.append(f"<tr><th>{hour:02d}h</th>{''.join(tds)}</tr>")
+    model = ("Erlang C (aucun abandon mesuré)" if plan.patience_seconds is None else
+             f"Erlang A, patience moyenne mesurée {number(plan.patience_seconds, 0)} s")
+    handle = "–" if plan.handle_seconds is None else number(plan.handle_seconds, 0)
+    return (f"<table><thead><tr><th>Heure</th>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>"
+            + _defs(f"Dans chaque case : standardistes nécessaires pour décrocher "
+                    f"{plan.share * 100:.0f} % des appels mis en file en moins de "
+                    f"{plan.answer_within:g} s / standardistes connectés en moyenne (en rose : "
+                    f"moins que nécessaire). Calcul : {model} ; appels mis en file par heure "
+                    f"mesurés sur les jours ouverts de la période ; durée de traitement "
+                    f"mesurée {handle} s (conversation et après-appel)."))
+
+
+def render(flow: Flow, report: Report, target_share: float = 0.85,
+           staffing: Plan | None = None) -> str:
+    """The whole page as one string (with the staffing grid when a plan is given)."""
     d = definitions(report.target_ring, report.ring_cycle_seconds)
     p = report.period
     closed_rows = [[CLOSED_REASONS.get(k, k), str(v)] for k, v in report.closed.items()]
@@ -104,6 +136,8 @@ jours fériés, fermetures).</figcaption></figure>
 <figcaption class="def">Appels reçus selon l'heure d'arrivée (heure locale) : les pics
 d'appels.</figcaption></figure>
 {_table(["Jour", "Appels"], weekday_rows)}
+
+{"<h2>Standardistes nécessaires et connectés</h2>" + _staffing(staffing) if staffing else ""}
 
 <h2>Message de crise</h2>
 {_table(["Jour", "Appelants qui l'ont entendu"], crisis_rows) if crisis_rows

@@ -37,7 +37,7 @@ class Shape:
     mean_patience_seconds: float = 90.0
     max_wait_seconds: float = 120.0
     mean_talk_seconds: float = 150.0
-    agents: int = 4
+    agents: int = 3
     crisis_days: int = 6
 
 
