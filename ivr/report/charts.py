@@ -20,22 +20,17 @@ RED = "#c9191e"
 def _svg(figure: Figure) -> str:
     """The figure as an <svg> element, text kept as text so the page stays small."""
     out = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "font.size": 9}):
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
         figure.savefig(out, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = out.getvalue()
     return text[text.index("<svg"):]
-
-
-def _figure(width: float, height: float) -> Figure:
-    figure = Figure(figsize=(width, height))
-    return figure
 
 
 def calls_per_day(report: Report) -> str:
     """Bars of calls per day; closed days in grey."""
     days = [date.fromisoformat(d) for d in report.by_day]
     opened = set(report.open_days)
-    figure = _figure(7.5, 2.4)
+    figure = Figure(figsize=(7.5, 2.4))
     axes = figure.add_subplot()
     axes.bar(range(len(days)), list(report.by_day.values()), width=0.8,
              color=[BLUE if d in opened else GREY for d in days])
@@ -50,7 +45,7 @@ def calls_per_day(report: Report) -> str:
 
 def calls_per_hour(report: Report) -> str:
     """Bars of calls per local hour of day (the peaks)."""
-    figure = _figure(7.5, 2.4)
+    figure = Figure(figsize=(7.5, 2.4))
     axes = figure.add_subplot()
     hours = list(report.by_hour)
     # Numeric positions: labels such as "08h" would otherwise be guessed as times.
@@ -66,7 +61,7 @@ def share_before_target(flow: Flow, report: Report, target_share: float) -> str:
     items = [(service_name(flow, n), f.share_before_target)
              for n, f in report.services.items()]
     items.append(("Tous services", report.all_services.share_before_target))
-    figure = _figure(7.5, 0.45 * len(items) + 0.8)
+    figure = Figure(figsize=(7.5, 0.45 * len(items) + 0.8))
     axes = figure.add_subplot()
     names = [n for n, _ in reversed(items)]
     values = [(v or 0.0) * 100 for _, v in reversed(items)]
