@@ -39,3 +39,19 @@ async def sign_in(client: TestClient[Any, Any], login: str,
     token = csrf_of(await form.text())
     return await client.post("/console/login", allow_redirects=False,
                              data={"login": login, "password": password, "csrf": token})
+
+
+def axe_source() -> str:
+    """axe-core's minified script, as shipped in the axe-playwright-python wheel (MPL-2.0)."""
+    from importlib.resources import files
+
+    return (files("axe_playwright_python") / "axe.min.js").read_text(encoding="utf-8")
+
+
+async def serious_violations(page: Any) -> list[str]:
+    """axe-core run in the page: the serious and critical violations, one line each."""
+    await page.add_script_tag(content=axe_source())
+    result = await page.evaluate("async () => await axe.run(document)")
+    return [f"{v['id']} ({v['impact']}): {v['help']} — "
+            f"{[n['target'] for n in v['nodes']][:3]}"
+            for v in result["violations"] if v["impact"] in ("serious", "critical")]

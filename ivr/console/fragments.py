@@ -24,7 +24,8 @@ def _policy(app: web.Application) -> RingPolicy:
 
 
 def _labels(app: web.Application) -> dict[str, str]:
-    return {name: service.label for name, service in app[keys.FLOW].services.items()}
+    return {name: service.label[:1].upper() + service.label[1:]
+            for name, service in app[keys.FLOW].services.items()}
 
 
 def _me(app: web.Application, snap: Snapshot, agent_id: int) -> dict[str, Any]:
