@@ -39,12 +39,12 @@ class Pacer:
             await asyncio.sleep(self.pause)
             await self.clock.sleep(self.step)
 
-    async def hold_when(self, condition: Condition, timeout: float = 60.0) -> None:
+    async def hold_when(self, condition: Condition, within: float = 60.0) -> None:
         """Let time run until `condition` holds, then freeze it there."""
         self._held.clear()
         self._condition = condition
         self._release.set()
-        await asyncio.wait_for(self._held.wait(), timeout)
+        await asyncio.wait_for(self._held.wait(), within)
 
     async def stop(self) -> None:
         """Let time run freely again."""
