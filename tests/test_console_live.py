@@ -107,7 +107,7 @@ async def _next_event(stream: Any, name: str, wanted: str) -> str:
     event = ""
     async with asyncio.timeout(15):
         while True:
-            line = (await stream.content.readline()).decode()
+            line: str = (await stream.content.readline()).decode()
             if line.startswith("event: "):
                 event = line[7:].strip()
             elif line.startswith("data: ") and event == name and wanted in line:
