@@ -153,8 +153,15 @@ async def test_a_manager_switches_the_crisis_announcement_on(
     pool = _pool(harness)
     await make_agent(pool, "Marie", "+33477000002", ["reception"], harness.clock.now(),
                      role="manager")
+    await make_agent(pool, "Claire", CLAIRE, ["immigration"], harness.clock.now())
     page = await _page(browser, harness)
     await _sign_in(page, "Marie")
+    # The manager puts Claire on a break from the agents' form.
+    await page.get_by_label("Agent", exact=True).select_option(label="Claire (n° 2)")
+    await page.get_by_label("Nouveau statut").select_option("break")
+    await page.get_by_label("Raison (pour une pause)").fill("formation")
+    await page.get_by_role("button", name="Changer le statut").click()
+    await expect(page.locator("#agents")).to_contain_text("En pause (formation)")
     message = "Inondations dans le Roannais : consultez loire point gouv point f r."
     await page.get_by_label("Message lu aux appelants").fill(message)
     await page.get_by_label("Fin (heure de la préfecture, facultative)").fill("2026-11-25T18:00")
@@ -165,10 +172,11 @@ async def test_a_manager_switches_the_crisis_announcement_on(
     await _shot(page, "console-manager-crisis")
     heard = await harness.twilio.call(CallerScript(inputs=(Press("1"),), hangup_after=40))
     assert message in heard.heard
-    entry = await pool.fetchrow("SELECT actor, surface, action FROM audit_log "
-                                "WHERE action = 'crisis.on'")
-    assert entry is not None
-    assert (entry["surface"], entry["actor"]) == ("console", "Marie (#1)")
+    entries = await pool.fetch("SELECT actor, surface, action, target FROM audit_log "
+                               "WHERE surface = 'console' ORDER BY id")
+    assert [(e["actor"], e["action"], e["target"]) for e in entries] == [
+        ("Marie (#1)", "console.sign_in", "agent:1"), ("Marie (#1)", "agent.status", "agent:2"),
+        ("Marie (#1)", "crisis.on", "crisis")]
     await page.get_by_role("button", name="Désactiver l’annonce de crise").click()
     await expect(page.locator("#crisis")).to_contain_text("Annonce de crise inactive")
     quiet = await harness.twilio.call(CallerScript(inputs=(Press("1"),), hangup_after=40))
