@@ -190,3 +190,22 @@ async def test_cli_adds_a_manager_and_sets_a_password_from_stdin(
     assert "at least 8" in out
     missing, _ = await _ivr(db_url, tmp_path, "agents", "password", "999", stdin="assez-long\n")
     assert missing == 1
+
+
+async def test_signing_out_offline_ends_the_session_and_is_audited(
+        aiohttp_client: MakeClient, settings: Settings, flow: Flow, pool: asyncpg.Pool) -> None:
+    """The standardist's sign-out button: offline, session gone, recorded under their name."""
+    client, clock = await _client(aiohttp_client, settings, flow, pool)
+    agent_id = await make_agent(pool, "Claire", "+33477000001", ["immigration"], clock.now())
+    await agents.set_status(pool, agent_id, "available", clock.now())
+    await sign_in(client, "Claire")
+    token = csrf_of(await (await client.get("/console/agent")).text())
+    out = await client.post("/console/logout", allow_redirects=False,
+                            data={"csrf": token, "offline": "1"})
+    assert (out.status, out.headers["Location"]) == (303, "/console/login")
+    assert (await agents.list_all(pool, clock.now()))[0].status == "offline"
+    assert await pool.fetchval("SELECT count(*) FROM console_sessions") == 0
+    assert (await client.get("/console/agent", allow_redirects=False)).status == 303
+    entry = (await audit.recent(pool))[0]
+    assert (entry.actor, entry.action, entry.detail["to"]) == (
+        f"Claire (#{agent_id})", "agent.status", "offline")

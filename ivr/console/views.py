@@ -83,10 +83,12 @@ async def login_form(request: web.Request) -> web.Response:
     return _login_page(request, None, 200)
 
 
-def _login_page(request: web.Request, error: str | None, status: int) -> web.Response:
+def _login_page(request: web.Request, error: str | None, status: int,
+                login: str = "") -> web.Response:
     token = secrets.token_urlsafe(24)
     response = aiohttp_jinja2.render_template(
-        "login.html", request, {"csrf": token, "error": error, "account": None}, status=status)
+        "login.html", request, {"csrf": token, "error": error, "account": None, "login": login},
+        status=status)
     auth.set_cookie(response, request, auth.LOGIN_COOKIE, token)
     return response
 
@@ -98,12 +100,13 @@ async def login(request: web.Request) -> web.Response:
         return _login_page(request, "Le formulaire a expiré : recommencez.", 403)
     name, password = _field(form, "login", 200).strip(), _field(form, "password", 1000)
     if await auth.throttled(request, name):
-        return _login_page(request, "Trop de tentatives : réessayez dans quelques minutes.", 429)
+        return _login_page(request, "Trop de tentatives : réessayez dans quelques minutes.", 429,
+                           name)
     pool, now = request.app[keys.POOL], request.app[keys.CLOCK].now()
     account = await accounts.find_for_login(pool, name) if name else None
     if not await auth.check_password(account.password_hash if account else None, password):
         await accounts.record_failure(pool, name, auth.address(request), now)
-        return _login_page(request, "Identifiant ou mot de passe incorrect.", 401)
+        return _login_page(request, "Identifiant ou mot de passe incorrect.", 401, name)
     assert account is not None
     response = _see_other("/console")
     await auth.start_session(request, response, account.agent_id)
