@@ -99,13 +99,15 @@ async def login(request: web.Request) -> web.Response:
     if not auth.same_token(form.get("csrf"), request.cookies.get(auth.LOGIN_COOKIE, "")):
         return _login_page(request, "Le formulaire a expiré : recommencez.", 403)
     name, password = _field(form, "login", 200).strip(), _field(form, "password", 1000)
-    if await auth.throttled(request, name):
-        return _login_page(request, "Trop de tentatives : réessayez dans quelques minutes.", 429,
-                           name)
     pool, now = request.app[keys.POOL], request.app[keys.CLOCK].now()
     account = await accounts.find_for_login(pool, name) if name else None
+    # One count per agent, whether they are named by name or by number.
+    key = f"agent:{account.agent_id}" if account else name
+    if await auth.throttled(request, key):
+        return _login_page(request, "Trop de tentatives : réessayez dans quelques minutes.", 429,
+                           name)
     if not await auth.check_password(account.password_hash if account else None, password):
-        await accounts.record_failure(pool, name, auth.address(request), now)
+        await accounts.record_failure(pool, key, auth.address(request), now)
         return _login_page(request, "Identifiant ou mot de passe incorrect.", 401, name)
     assert account is not None
     response = _see_other("/console")
