@@ -87,6 +87,8 @@ async def test_a_standardist_takes_a_call_seen_live_by_the_manager(
         if await available.evaluate("b => b === document.activeElement"):
             break
         await agent.keyboard.press("Tab")
+    outline = await available.evaluate("b => getComputedStyle(b).outlineStyle")
+    assert outline not in ("", "none"), "the focused button shows no outline"
     await _shot(agent, "console-agent-focus")
     await agent.keyboard.press("Enter")
     await expect(agent.locator("#me .status")).to_have_text("Disponible")

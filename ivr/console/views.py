@@ -12,7 +12,7 @@ from aiohttp import web
 from ivr import keys
 from ivr.console import actions, auth, fragments
 from ivr.console.live import read_snapshot
-from ivr.store import accounts, agents, audit
+from ivr.store import accounts, audit
 
 MESSAGES = {
     "status": "Statut mis à jour.",
@@ -139,7 +139,7 @@ async def _page(request: web.Request, template: str, session: accounts.Session,
     ctx.update(account=session.account, csrf=session.csrf_token,
                message=MESSAGES.get(code), error=request.query.get("err") == "1",
                fragments=fragments.render(request.app, snap, session.account, view),
-               all_agents=snap.agents, statuses=agents.STATUSES)
+               all_agents=snap.agents)
     return aiohttp_jinja2.render_template(template, request, ctx)
 
 
