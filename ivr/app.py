@@ -10,6 +10,7 @@ from twilio.request_validator import RequestValidator
 
 from ivr import keys
 from ivr.clock import Clock, SystemClock
+from ivr.console import setup_console
 from ivr.db.pool import database
 from ivr.dialer import Dialer
 from ivr.flow.loader import load_flow
@@ -52,6 +53,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | N
         app[keys.POOL] = pool
     app.cleanup_ctx.append(_dialer)
     _routes(app, ringback_wav(settings.ring_cycle_seconds))
+    setup_console(app)
     return app
 
 

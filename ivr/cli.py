@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from ivr.console import accounts_cli
 from ivr.db.migrate import migrate_url
 from ivr.db.pool import database, server_url
 from ivr.flow.loader import FlowError, load_flow
@@ -47,12 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--services", required=True,
                      help="comma-separated: crisis,immigration,road_safety,user_relations,"
                           "reception")
+    add.add_argument("--role", choices=("agent", "manager"), default="agent",
+                     help="console role (default: agent, a standardist)")
     ag.add_parser("list", help="list agents")
     rm = ag.add_parser("remove", help="remove an agent")
     rm.add_argument("agent_id", type=int)
     st = ag.add_parser("status", help="set an agent's status")
     st.add_argument("agent_id", type=int)
     st.add_argument("status", choices=agents.STATUSES)
+    pw = ag.add_parser("password", help="set an agent's console password (read from stdin)")
+    pw.add_argument("agent_id", type=int)
     from ivr.simulator.cli import add_arguments
 
     add_arguments(sub.add_parser("simulate", help="play Twilio's side of a call"))
@@ -140,12 +145,19 @@ async def _agents(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
     if args.action == "add":
         agent = await agents.add(pool, args.name, args.contact,
                                  [s.strip() for s in args.services.split(",") if s.strip()], now)
-        print(f"added agent {agent.id}: {agent.name} ({agent.status})")
+        await accounts_cli.set_role(pool, agent.id, args.role, _who(None))
+        print(f"added agent {agent.id}: {agent.name} ({agent.status}, {args.role})")
     elif args.action == "list":
         for a in await agents.list_all(pool, now):
             note = f"  [{a.note}]" if a.note else ""
             print(f"{a.id:>4}  {a.status:<9}  {a.name:<24} {a.contact:<20} "
                   f"{','.join(a.services)}{note}")
+    elif args.action == "password":
+        if not await accounts_cli.set_password(pool, args.agent_id,
+                                               accounts_cli.read_password(), _who(None)):
+            print(f"ivr: no agent {args.agent_id}", file=sys.stderr)
+            return 1
+        print(f"password set for agent {args.agent_id}")
     elif args.action == "remove":
         if not await agents.remove(pool, args.agent_id):
             print(f"ivr: no agent {args.agent_id}", file=sys.stderr)
