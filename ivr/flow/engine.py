@@ -81,10 +81,15 @@ class Ask:
 
 @dataclass(frozen=True)
 class Route:
-    """Play prompts, then queue the caller for a service."""
+    """Play prompts, then queue the caller for a service.
+
+    With `intro`, the service's information and "connecting" play once the caller is queued
+    (see `queue_intro`): the agent's phone rings meanwhile, so they cost no time to a human.
+    """
 
     service: str
     prompts: tuple[Prompt, ...]
+    intro: bool = False
 
 
 @dataclass(frozen=True)
@@ -255,8 +260,12 @@ def _answer(flow: Flow, name: str, at: Position, heard: CallerInput, event: str)
     return Decision(ask, event, {"answer": name, "input": heard.kind})
 
 
-def _route(flow: Flow, name: str, heard: CallerInput, via: str) -> Decision:
+def queue_intro(flow: Flow, name: str) -> tuple[Prompt, ...]:
+    """What a caller routed by the menu hears at the start of the service's queue."""
     service = flow.services[name]
-    prompts = (*service.info, flow.prompt("connecting", label=service.label))
-    return Decision(Route(name, prompts), "choice",
+    return (*service.info, flow.prompt("connecting", label=service.label))
+
+
+def _route(flow: Flow, name: str, heard: CallerInput, via: str) -> Decision:
+    return Decision(Route(name, (), intro=True), "choice",
                     {"service": name, "input": heard.kind, "via": via})

@@ -17,7 +17,8 @@ def render(action: Action, flow: Flow, settings: Settings) -> str:
     if isinstance(action, Route):
         return twiml.enqueue(action.prompts, flow.voice,
                              queue_name=flow.queue_name(action.service),
-                             wait_url=urls.wait_url(settings, action.service),
+                             wait_url=urls.wait_url(settings, action.service,
+                                                    intro=action.intro),
                              action_url=urls.enqueue_done_url(settings, action.service))
     assert isinstance(action, Close | End)
     return twiml.say_and_hang_up(action.prompts, flow.voice)
