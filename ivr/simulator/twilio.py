@@ -292,9 +292,9 @@ class CallerLeg:
     async def gather(self, verb: Verb, url: str) -> tuple[list[Verb], str] | None:
         """Play the prompts, take an answer, post it to the action (or fall through).
 
-        As Twilio does: keys (and speech, once the caller starts speaking) given while the
-        nested <Say>/<Play> run stop them and are taken at once (bargeIn, true by default);
-        the timeout runs from the end of the prompts.
+        As Twilio does: keys, and speech once the caller starts speaking, given while the
+        nested <Say>/<Play> run stop them and are taken at once (bargeIn, true by default;
+        only the kinds in `input`); the timeout runs from the end of the prompts.
         """
         timeout = float(verb.attrs.get("timeout", "5"))
         answer, heard_here = await self.prompts_until_input(verb)
@@ -329,10 +329,8 @@ class CallerLeg:
         """True when this <Gather> takes this input while its prompts play."""
         kinds = set(verb.attrs.get("input", "dtmf").split())
         wanted = "dtmf" if isinstance(answer, Press) else "speech"
-        if wanted not in kinds:
-            return False
-        # Keys always stop the prompts; speech does only with bargeIn (true by default).
-        return wanted == "dtmf" or verb.attrs.get("bargeIn", "true") == "true"
+        # With bargeIn="false" the prompts play on to their end: the input counts after them.
+        return wanted in kinds and verb.attrs.get("bargeIn", "true") == "true"
 
     async def spoken_length(self, verb: Verb) -> float:
         """Seconds the <Gather>'s nested prompts take to the end."""
