@@ -49,6 +49,7 @@ def test_loire_flow_checks_ok() -> None:
     (lambda r: r["prompts"].pop("closed_hours"), "prompts.closed_hours", "missing prompt"),
     (lambda r: r["services"]["crisis"]["queue"].update(overflow_to="nowhere"),
      "services.crisis.queue.overflow_to", "unknown service"),
+    (lambda r: r.update(crisis_service="cellule"), "crisis_service", "unknown service"),
 ])
 def test_broken_flow_names_place(tmp_path: Path, change: Any, place: str, problem: str) -> None:
     """Each kind of mistake is reported at its place in the file."""

@@ -120,11 +120,11 @@ class Decision:
 
 
 def menu_services(flow: Flow, crisis: Crisis | None) -> list[Service]:
-    """Services in the order the menu offers them (crisis first while crisis mode is on)."""
+    """Services in the order the menu offers them (the crisis service first in a crisis)."""
     ordered = sorted((s for s in flow.services.values() if s.name != RECEPTION),
                      key=lambda s: s.key)
-    if crisis and "crisis" in flow.services:
-        ordered.sort(key=lambda s: s.name != "crisis")
+    if crisis and flow.crisis_service is not None:
+        ordered.sort(key=lambda s: s.name != flow.crisis_service)
     return [*ordered, *([flow.services[RECEPTION]] if RECEPTION in flow.services else [])]
 
 
@@ -154,7 +154,8 @@ def begin(flow: Flow, now: datetime, crisis: Crisis | None) -> Decision:
         opening += [flow.prompt("crisis_intro"), Prompt(text=crisis.message)]
     reason = closed_reason(flow, now)
     if reason is not None:
-        prompts = (*opening, flow.prompt(f"closed_{reason}"), flow.prompt("relay"))
+        prompts = (*opening, flow.prompt(f"closed_{reason}"), flow.prompt("relay"),
+                   flow.prompt("goodbye"))
         return Decision(Close(reason, prompts), "closed",
                         {"reason": reason, "crisis": "on" if crisis else "off"})
     closing = upcoming_closures(flow, now)

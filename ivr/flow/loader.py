@@ -118,7 +118,8 @@ def parse_flow(raw: Any, source: str = "<flow>") -> Flow:
     doc = c.mapping(raw)
     c.unknown_keys(doc, ("id", "name", "voice", "timezone", "opening_hours", "holidays",
                          "closures", "prompts", "services", "speech", "max_attempts",
-                         "gather_timeout_seconds", "relay", "answers", "menu_max_seconds"))
+                         "gather_timeout_seconds", "relay", "answers", "menu_max_seconds",
+                         "crisis_service"))
     with c.at("id"):
         flow_id = c.text(doc.get("id")) or ""
         if flow_id and not _ID.match(flow_id):
@@ -155,6 +156,10 @@ def parse_flow(raw: Any, source: str = "<flow>") -> Flow:
         timeout = c.number(doc.get("gather_timeout_seconds", 6), int, 1, 30) or 6
     with c.at("menu_max_seconds"):
         menu_max = c.number(doc.get("menu_max_seconds", 25), float, 5, 300) or 25.0
+    with c.at("crisis_service"):
+        crisis_service = doc.get("crisis_service", "crisis" if "crisis" in services else None)
+        if crisis_service is not None and crisis_service not in services:
+            c.fail(f"unknown service {crisis_service!r}")
     if c.problems:
         raise FlowError(source, c.problems)
     assert relay is not None
@@ -162,7 +167,7 @@ def parse_flow(raw: Any, source: str = "<flow>") -> Flow:
                 holiday_country=country, holiday_subdivision=subdivision, closures=closures,
                 prompts=prompts, services=services, speech=speech, relay=relay,
                 answers=answers, max_attempts=attempts, gather_timeout_seconds=timeout,
-                menu_max_seconds=menu_max)
+                menu_max_seconds=menu_max, crisis_service=crisis_service)
 
 
 def _voice(c: _Checker, raw: Any) -> Voice:

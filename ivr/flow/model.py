@@ -149,6 +149,8 @@ class Flow:
     max_attempts: int = 2
     gather_timeout_seconds: int = 6
     menu_max_seconds: float = 25.0
+    # The service offered first while the crisis announcement is on, if any.
+    crisis_service: str | None = None
 
     def prompt(self, name: str, **values: object) -> Prompt:
         """A named prompt with its placeholders filled (the relay's come from the flow)."""

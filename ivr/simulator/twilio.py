@@ -364,9 +364,10 @@ class CallerLeg:
             into = max(at - elapsed, 0.0)
             if child.name == "Say":
                 self.result.heard.append(child.text)
+                self.note(f"🔊 {child.text}")
             await self.sleep(into)
             self.result.cuts.append((child.text, into))
-            self.note(f"✂ coupé après {into:.1f}s : {child.text}")
+            self.note(f"✂ coupé après {into:.1f}s")
             return self.inputs.pop(0), heard_here
         return None, heard_here
 
