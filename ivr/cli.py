@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -46,8 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("contact", help="E.164 number (+33...) or client:identity")
     add.add_argument("--services", required=True,
-                     help="comma-separated: crisis,immigration,road_safety,user_relations,"
-                          "reception")
+                     help="comma-separated services of the flow (IVR_FLOW), e.g. "
+                          "immigration,reception")
     add.add_argument("--role", choices=("agent", "manager"), default="agent",
                      help="console role (default: agent, a standardist)")
     ag.add_parser("list", help="list agents")
@@ -79,7 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return serve(load_settings(dev=args.dev))
         if args.command == "flow":
+            from ivr.flow.speaking import menu_warnings
+
             flow = load_flow(args.file)
+            for place, problem in menu_warnings(flow):
+                print(f"{args.file}: warning: {place}: {problem}", file=sys.stderr)
             print(f"{args.file}: ok ({flow.name}, {len(flow.services)} services)")
             return 0
         if args.command == "simulate":
@@ -121,6 +126,7 @@ def _who(by: str | None) -> str:
 
 async def _crisis(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
+    until: datetime | None = None
     if args.action == "on":
         until = datetime.fromisoformat(args.until) if args.until else None
         if until is not None and until.tzinfo is None:
@@ -134,17 +140,28 @@ async def _crisis(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
     print(f"crisis mode: {'ON' if state.active else 'off'}")
     if state.active:
         print(f"message: {state.message}")
-        print(f"until: {state.until.isoformat() if state.until else 'switched off by hand'}")
+        print(f"until: {_shown(state.until, until)}")
     if state.changed_at:
         print(f"last change: {state.changed_at.isoformat()} by {state.changed_by}")
     return 0
 
 
+def _shown(until: datetime | None, given: datetime | None) -> str:
+    """`until` in the time zone it was given in, else Paris time (never bare UTC)."""
+    if until is None:
+        return "switched off by hand"
+    from zoneinfo import ZoneInfo
+
+    return until.astimezone(given.tzinfo if given else ZoneInfo("Europe/Paris")).isoformat()
+
+
 async def _agents(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     if args.action == "add":
+        flow = load_flow(os.environ.get("IVR_FLOW", "").strip() or "flows/loire.yaml")
         agent = await agents.add(pool, args.name, args.contact,
-                                 [s.strip() for s in args.services.split(",") if s.strip()], now)
+                                 [s.strip() for s in args.services.split(",") if s.strip()], now,
+                                 flow.services)
         await accounts_cli.set_role(pool, agent.id, args.role, _who(None))
         print(f"added agent {agent.id}: {agent.name} ({agent.status}, {args.role})")
     elif args.action == "list":

@@ -35,7 +35,7 @@ def ask(prompts: Iterable[Prompt], voice: Voice, *, action_url: str, hints: Iter
 
 def enqueue(prompts: Iterable[Prompt], voice: Voice, *, queue_name: str, wait_url: str,
             action_url: str) -> str:
-    """Prompts, then the caller waits in a named queue."""
+    """Prompts (if any), then the caller waits in a named queue."""
     response = VoiceResponse()
     _speak(response, prompts, voice)
     response.enqueue(queue_name, action=action_url, method="POST", wait_url=wait_url,
@@ -52,18 +52,20 @@ def say_and_hang_up(prompts: Iterable[Prompt], voice: Voice) -> str:
 
 
 def wait_music(voice: Voice, *, music_url: str | None, ringback_url: str,
-               announcement: Prompt | None) -> str:
-    """One round of waiting: an optional announcement, then music or the ringback cycle."""
+               announcement: Prompt | None, intro: Iterable[Prompt] = ()) -> str:
+    """One round of waiting: the intro and an announcement if any, then music or ringback."""
     response = VoiceResponse()
+    _speak(response, intro, voice)
     if announcement is not None:
         _speak(response, [announcement], voice)
     response.play(music_url or ringback_url)
     return str(response)
 
 
-def leave_queue() -> str:
-    """Take the caller out of the queue; Twilio then requests the <Enqueue> action."""
+def leave_queue(intro: Iterable[Prompt] = (), voice: Voice | None = None) -> str:
+    """Take the caller out of the queue (after the intro, if any); then the <Enqueue> action."""
     response = VoiceResponse()
+    _speak(response, intro, voice or Voice())
     response.leave()
     return str(response)
 

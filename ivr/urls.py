@@ -17,9 +17,10 @@ def gather_url(settings: Settings, position: dict[str, str]) -> str:
     return _url(settings, "/twilio/gather", position)
 
 
-def wait_url(settings: Settings, service: str) -> str:
-    """The <Enqueue> waitUrl of a service's queue."""
-    return _url(settings, "/twilio/queue/wait", {"service": service})
+def wait_url(settings: Settings, service: str, *, intro: bool = False) -> str:
+    """The <Enqueue> waitUrl of a service's queue (`intro`: its first round plays the intro)."""
+    return _url(settings, "/twilio/queue/wait",
+                {"service": service, **({"intro": "1"} if intro else {})})
 
 
 def enqueue_done_url(settings: Settings, service: str) -> str:

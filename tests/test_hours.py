@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.flow.hours import closed_reason
+from ivr.flow.hours import closed_reason, french_days, upcoming_closures
 from ivr.flow.loader import parse_flow
 from ivr.flow.model import Flow
 from tests.conftest import paris
@@ -48,3 +48,31 @@ def test_closures_and_subdivision(flow: Flow) -> None:
     assert closed_reason(moselle, paris("2027-12-24T10:00")) == "closure"
     assert closed_reason(moselle, paris("2025-12-26T10:00")) == "holiday"
     assert closed_reason(flow, paris("2025-12-26T10:00")) is None
+
+
+@pytest.mark.parametrize(("moment", "spoken"), [
+    ("2026-12-17T10:00", None),                                 # 25 December is 8 days on
+    ("2026-12-18T10:00", "le vendredi 25 décembre"),            # exactly 7 days on
+    ("2026-12-28T10:00", "le vendredi 1er janvier"),            # New Year's Day, "1er"
+    ("2026-11-25T10:00", None),                                 # nothing in the week
+    ("2026-07-08T10:00", "le mardi 14 juillet"),
+    ("2026-11-06T10:00", "le mercredi 11 novembre"),
+    ("2027-05-03T10:00", "le jeudi 6 mai"),    # Ascension; 8 May 2027 is a Saturday: unsaid
+])
+def test_upcoming_closures_within_seven_days(flow: Flow, moment: str,
+                                             spoken: str | None) -> None:
+    """Closed opening days of the next 7 days, spoken in French; weekends are not announced."""
+    days = upcoming_closures(flow, paris(moment))
+    assert (french_days(days) if days else None) == spoken
+
+
+def test_closure_days_joined_in_french(flow: Flow) -> None:
+    """A closure the day before Christmas is announced with it, joined by "et"."""
+    import yaml
+
+    from tests.conftest import ROOT
+
+    raw = yaml.safe_load((ROOT / "flows" / "loire.yaml").read_text())
+    raw["closures"] = [{"date": "2026-12-24", "label": "fermeture exceptionnelle"}]
+    days = upcoming_closures(parse_flow(raw), paris("2026-12-21T10:00"))
+    assert french_days(days) == "le jeudi 24 décembre et le vendredi 25 décembre"

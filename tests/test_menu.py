@@ -74,7 +74,7 @@ async def test_info_message_is_played(harness: Harness) -> None:
 async def test_star_repeats_the_menu(harness: Harness) -> None:
     """* plays the menu again, then a key still works."""
     result = await _call(harness, Press("*"), Press("2"))
-    menu_line = "Pour le bureau de l'immigration"
+    menu_line = "Titres de séjour, tapez 2."
     assert sum(menu_line in h for h in result.heard) == 2
     assert result.queues[0] == "loire-immigration"
 
@@ -148,8 +148,9 @@ async def test_crisis_on_off_and_expiry(harness: Harness) -> None:
     await crisis.switch(pool, active=True, message=message, until=now + timedelta(hours=1),
                         now=now, by="test")
     on = await _call(harness, Press("1"))
-    assert on.heard[1] == "Message important de la préfecture."
-    assert on.heard[2] == message
+    # After the greeting and the information notice that start every call (issue 15).
+    assert on.heard[2] == "Message important de la préfecture."
+    assert on.heard[3] == message
     assert await pool.fetchval("SELECT crisis FROM calls WHERE call_sid = $1", on.call_sid)
     harness.clock.advance(3600)
     expired = await _call(harness, Press("1"))

@@ -198,11 +198,13 @@ async def test_hold_music_announces_position_after_a_minute(harness: Harness) ->
     await _agent(harness, "On a call", "+33477000001", ["immigration"], AgentScript(),
                  available=False)
     await _pool(harness).execute("UPDATE agents SET status = 'busy'")
-    result = await _one(harness, CallerScript(inputs=MENU, hangup_after=250))
+    # Issue 15: the key at once (queued 0.5 s in); the immigration info and "connecting"
+    # (~16.6 s) now play in the queue's first round, so the rounds shift.
+    result = await _one(harness, CallerScript(inputs=(Press("2", at=0.0),), hangup_after=176))
     announcements = [h for h in result.heard if h.startswith("Vous êtes en position 1")]
-    # Each waitUrl round is 30 s of music, plus the announcement when one is due: rounds
-    # start at 0, 30, 60 (announced), ~97, ~127 (announced) and ~164 s of wait; the caller
-    # hangs up at ~191 s, so exactly two announcements were heard.
+    # Each waitUrl round is 30 s of music, plus the intro or the announcement when due:
+    # rounds start at 0 (intro), ~47, ~77 (announced), ~115, ~145 (announced) s of wait; the
+    # caller hangs up at ~175 s (before the 180 s maximum), having heard two announcements.
     assert len(announcements) == 2
     assert "environ une minute." in announcements[0]
     assert (await _row(harness, result.call_sid))["outcome"] == "abandoned"

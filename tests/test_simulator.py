@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from twilio.request_validator import RequestValidator
 
 from ivr.simulator.clock import VirtualClock, Wake
+from ivr.simulator.script import CallerScript, CallResult, Input, Press, Say
+from ivr.simulator.twilio import FakeTwilio
 from ivr.simulator.twiml_check import (
     BAD_CONTENT_TYPE,
     HTTP_FAILURE,
@@ -94,3 +99,81 @@ async def test_wake_ends_a_sleep_early() -> None:
 
     await asyncio.gather(clock.spawn(waiter()), clock.spawn(agent()))
     assert woken == [(True, 12.0)]
+
+
+# A 42-character <Say> lasts 3 s at the simulator's 14 characters a second.
+_PROMPT = "Pour le service des cartes grises, tapez 3"
+
+
+async def _one_gather(gather_attrs: str, answer: Input) -> tuple[CallResult, dict[str, str]]:
+    """Run one call against a tiny server answering a fixed <Gather>; return what it got."""
+    posted: dict[str, str] = {}
+
+    async def voice(request: web.Request) -> web.Response:
+        body = (f'<Response><Gather action="/done" {gather_attrs}><Say>{_PROMPT}</Say>'
+                f"<Say>{_PROMPT}</Say></Gather></Response>")
+        return web.Response(text=body, content_type="text/xml")
+
+    async def done(request: web.Request) -> web.Response:
+        posted.update({k: str(v) for k, v in (await request.post()).items()})
+        posted["at"] = str((clock.now() - start).total_seconds())
+        return web.Response(text="<Response><Hangup/></Response>", content_type="text/xml")
+
+    app = web.Application()
+    app.router.add_post("/twilio/voice", voice)
+    app.router.add_post("/done", done)
+    start = datetime(2026, 11, 25, 9, tzinfo=UTC)
+    clock = VirtualClock(start)
+    async with TestServer(app, host="127.0.0.1") as server, aiohttp.ClientSession() as http:
+        twilio = FakeTwilio(base_url=str(server.make_url("")), auth_token=AUTH_TOKEN,
+                            account_sid="AC" + "0" * 32, clock=clock, session=http,
+                            status_callback=None)
+        result = await twilio.call(CallerScript(inputs=(answer,)))
+    return result, posted
+
+
+async def test_key_during_gather_prompt_cuts_it_and_posts_at_once() -> None:
+    """A key 1 s into a nested <Say> stops it: posted 1.5 s in, the rest never heard."""
+    result, posted = await _one_gather('input="dtmf speech"', Press("3", at=1.0))
+    assert result.cuts == [(_PROMPT, 1.0)]
+    assert result.heard == [_PROMPT]
+    assert posted["Digits"] == "3"
+    assert float(posted["at"]) == 1.5
+
+
+async def test_speech_cuts_in_the_second_prompt() -> None:
+    """Speech starting 4 s in cuts the second <Say> 1 s into it, then is posted."""
+    result, posted = await _one_gather('input="dtmf speech"', Say("carte grise", at=4.0))
+    assert result.cuts == [(_PROMPT, 1.0)]
+    assert result.heard == [_PROMPT, _PROMPT]
+    assert posted["SpeechResult"] == "carte grise"
+
+
+@pytest.mark.parametrize(("attrs", "answer"), [
+    ('input="dtmf speech" bargeIn="false"', Press("3", at=1.0)),
+    ('input="dtmf speech" bargeIn="false"', Say("carte grise", at=1.0)),
+    ('input="dtmf"', Say("carte grise", at=1.0)),
+])
+async def test_no_barge_in_plays_the_prompts_to_the_end(attrs: str, answer: Input) -> None:
+    """bargeIn="false", or an input kind the <Gather> does not take: nothing is cut."""
+    result, posted = await _one_gather(attrs, answer)
+    assert result.cuts == []
+    assert result.heard == [_PROMPT, _PROMPT]
+    assert float(posted["at"]) >= 6.0
+
+
+async def test_waiting_for_the_end_is_still_available() -> None:
+    """Without `at`, the caller waits for the end of the prompts, as before."""
+    result, posted = await _one_gather('input="dtmf speech"', Press("3"))
+    assert result.cuts == []
+    assert posted["Digits"] == "3"
+    assert float(posted["at"]) == 6.5
+
+
+async def test_key_after_the_prompts_within_the_timeout() -> None:
+    """A key timed 2 s after the prompts' end is taken then; past the timeout it is silence."""
+    _, posted = await _one_gather('input="dtmf" timeout="5"', Press("3", at=8.0))
+    assert (posted["Digits"], float(posted["at"])) == ("3", 8.5)
+    result, late = await _one_gather('input="dtmf" timeout="5"', Press("3", at=12.0))
+    assert late == {}
+    assert any("ne dit rien" in line for line in result.transcript.lines)

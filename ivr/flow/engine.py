@@ -7,11 +7,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
-from ivr.flow.hours import ClosedReason, closed_reason
+from ivr.flow.hours import ClosedReason, closed_reason, french_days, upcoming_closures
 from ivr.flow.model import RECEPTION, Flow, Prompt, Service
 from ivr.flow.speech import best_matches, normalize, says_any, strip_fillers
 
-Step = Literal["menu", "confirm"]
+Step = Literal["menu", "confirm", "answer"]
+# Spoken matches name services as they are and answers with this prefix (names may repeat).
+_ANSWER = "answer:"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class Position:
         pending = query.get("pending")
         if step == "confirm" and pending in flow.services:
             return cls("confirm", failures, pending, seq)
+        if step == "answer" and pending in flow.answers:
+            return cls("answer", failures, pending, seq)
         return cls("menu", failures, None, seq)
 
 
@@ -77,10 +81,15 @@ class Ask:
 
 @dataclass(frozen=True)
 class Route:
-    """Play prompts, then queue the caller for a service."""
+    """Play prompts, then queue the caller for a service.
+
+    With `intro`, the service's information and "connecting" play once the caller is queued
+    (see `queue_intro`): the agent's phone rings meanwhile, so they cost no time to a human.
+    """
 
     service: str
     prompts: tuple[Prompt, ...]
+    intro: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,7 +100,14 @@ class Close:
     prompts: tuple[Prompt, ...]
 
 
-Action = Ask | Route | Close
+@dataclass(frozen=True)
+class End:
+    """Play prompts and hang up (the caller had their answer and said nothing more)."""
+
+    prompts: tuple[Prompt, ...]
+
+
+Action = Ask | Route | Close | End
 
 
 @dataclass(frozen=True)
@@ -104,33 +120,49 @@ class Decision:
 
 
 def menu_services(flow: Flow, crisis: Crisis | None) -> list[Service]:
-    """Services in the order the menu offers them (crisis first while crisis mode is on)."""
+    """Services in the order the menu offers them (the crisis service first in a crisis)."""
     ordered = sorted((s for s in flow.services.values() if s.name != RECEPTION),
                      key=lambda s: s.key)
-    if crisis and "crisis" in flow.services:
-        ordered.sort(key=lambda s: s.name != "crisis")
+    if crisis and flow.crisis_service is not None:
+        ordered.sort(key=lambda s: s.name != flow.crisis_service)
     return [*ordered, *([flow.services[RECEPTION]] if RECEPTION in flow.services else [])]
 
 
-def _menu(flow: Flow, crisis: Crisis | None) -> tuple[Prompt, ...]:
+def menu_prompts(flow: Flow, crisis: Crisis | None) -> tuple[Prompt, ...]:
+    """The menu proper: one line per service, then how to speak and repeat."""
     return (*(s.menu for s in menu_services(flow, crisis)), flow.prompt("menu_outro"))
 
 
+def _help(flow: Flow, crisis: Crisis | None) -> tuple[Prompt, ...]:
+    """The menu again, after the relay service for deaf and hard-of-hearing callers."""
+    return (flow.prompt("relay"), *menu_prompts(flow, crisis))
+
+
 def _hints(flow: Flow) -> tuple[str, ...]:
-    return tuple(hint for s in flow.services.values() for hint in s.hints)
+    return (*(h for s in flow.services.values() for h in s.hints),
+            *(h for a in flow.answers.values() for h in a.hints))
 
 
 def begin(flow: Flow, now: datetime, crisis: Crisis | None) -> Decision:
-    """The first step of a call: the closed message, or the greeting and the menu."""
-    reason = closed_reason(flow, now)
-    if reason is not None:
-        return Decision(Close(reason, (flow.prompt(f"closed_{reason}"),)), "closed",
-                        {"reason": reason})
-    opening = [flow.prompt("greeting")]
+    """The first step of a call: the greeting, the notice, then the menu or the closed message.
+
+    A crisis announcement plays whether the switchboard is open or closed: an emergency at
+    night or on a weekend is exactly when callers must hear it.
+    """
+    opening = [flow.prompt("greeting"), flow.prompt("notice")]
     if crisis:
         opening += [flow.prompt("crisis_intro"), Prompt(text=crisis.message)]
+    reason = closed_reason(flow, now)
+    if reason is not None:
+        prompts = (*opening, flow.prompt(f"closed_{reason}"), flow.prompt("relay"),
+                   flow.prompt("goodbye"))
+        return Decision(Close(reason, prompts), "closed",
+                        {"reason": reason, "crisis": "on" if crisis else "off"})
+    closing = upcoming_closures(flow, now)
+    if closing:
+        opening.append(flow.prompt("closure_notice", days=french_days(closing)))
     opening.append(flow.prompt("confidentiality"))
-    action = Ask((*opening, *_menu(flow, crisis)), Position(seq=1), _hints(flow))
+    action = Ask((*opening, *menu_prompts(flow, crisis)), Position(seq=1), _hints(flow))
     return Decision(action, "menu", {"crisis": "on" if crisis else "off"})
 
 
@@ -143,8 +175,15 @@ def respond(flow: Flow, position: Position, heard: CallerInput,
         return _route(flow, RECEPTION, heard, "zero")
     if position.step == "confirm" and position.pending:
         return _confirm(flow, at, heard, crisis)
+    if position.step == "answer" and position.pending:
+        if digits == "*":
+            return _answer(flow, position.pending, at, heard, "repeat")
+        if heard.kind == "none":
+            return Decision(End((flow.prompt("goodbye"),)), "goodbye",
+                            {"answer": position.pending})
+        at = replace(at, step="menu", pending=None)
     if digits == "*":
-        return Decision(Ask(_menu(flow, crisis), replace(at, step="menu"), _hints(flow)),
+        return Decision(Ask(_help(flow, crisis), replace(at, step="menu"), _hints(flow)),
                         "repeat", {"input": heard.kind})
     if digits:
         service = next((s for s in flow.services.values() if s.key == digits), None)
@@ -163,15 +202,19 @@ def _heard_words(flow: Flow, heard: CallerInput) -> str:
 def _from_speech(flow: Flow, at: Position, heard: CallerInput,
                  crisis: Crisis | None) -> Decision:
     words = _heard_words(flow, heard)
-    matches = best_matches(words, {s.name: s.keywords for s in flow.services.values()})
+    targets = {s.name: s.keywords for s in flow.services.values()}
+    targets.update({_ANSWER + a.name: a.keywords for a in flow.answers.values()})
+    matches = best_matches(words, targets)
     if not matches:
         if says_any(words, flow.speech.repeat_words):
-            return Decision(Ask(_menu(flow, crisis), at, _hints(flow)), "repeat",
+            return Decision(Ask(_help(flow, crisis), at, _hints(flow)), "repeat",
                             {"input": "speech"})
         return _failure(flow, at, "no_match", crisis)
     if len(matches) > 1 and matches[0][1] == matches[1][1]:
         return _failure(flow, at, "ambiguous", crisis)
     service = matches[0][0]
+    if service.startswith(_ANSWER):
+        return _answer(flow, service.removeprefix(_ANSWER), at, heard, "answer")
     confidence = heard.confidence
     if confidence is not None and confidence < flow.speech.min_confidence:
         label = flow.services[service].label
@@ -193,7 +236,7 @@ def _confirm(flow: Flow, at: Position, heard: CallerInput,
                         "repeat", {"input": heard.kind})
     back = replace(at, step="menu", pending=None)
     if heard.digits == "2" or (not heard.digits and says_any(words, flow.speech.no_words)):
-        return Decision(Ask(_menu(flow, crisis), back, _hints(flow)), "confirm_declined",
+        return Decision(Ask(menu_prompts(flow, crisis), back, _hints(flow)), "confirm_declined",
                         {"service": pending})
     return _failure(flow, back, "unconfirmed", crisis)
 
@@ -207,12 +250,23 @@ def _failure(flow: Flow, at: Position, reason: str, crisis: Crisis | None) -> De
                         {"reason": reason, "then": RECEPTION})
     lead = flow.prompt("ambiguous" if reason == "ambiguous" else
                        "no_input" if reason == "no_input" else "invalid")
-    ask = Ask((lead, *_menu(flow, crisis)), replace(at, failures=failures), _hints(flow))
+    ask = Ask((lead, *menu_prompts(flow, crisis)), replace(at, failures=failures), _hints(flow))
     return Decision(ask, "failure", {"reason": reason, "then": "menu"})
 
 
-def _route(flow: Flow, name: str, heard: CallerInput, via: str) -> Decision:
+def _answer(flow: Flow, name: str, at: Position, heard: CallerInput, event: str) -> Decision:
+    """An answer without a standardist, ending with how to reach one (0)."""
+    prompts = (*flow.answers[name].text, flow.prompt("answer_outro"))
+    ask = Ask(prompts, replace(at, step="answer", pending=name, failures=0), _hints(flow))
+    return Decision(ask, event, {"answer": name, "input": heard.kind})
+
+
+def queue_intro(flow: Flow, name: str) -> tuple[Prompt, ...]:
+    """What a caller routed by the menu hears at the start of the service's queue."""
     service = flow.services[name]
-    prompts = (*service.info, flow.prompt("connecting", label=service.label))
-    return Decision(Route(name, prompts), "choice",
+    return (*service.info, flow.prompt("connecting", label=service.label))
+
+
+def _route(flow: Flow, name: str, heard: CallerInput, via: str) -> Decision:
+    return Decision(Route(name, (), intro=True), "choice",
                     {"service": name, "input": heard.kind, "via": via})

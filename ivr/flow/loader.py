@@ -15,13 +15,15 @@ import holidays
 import yaml
 
 from ivr.flow.model import (
+    PROMPT_VALUES,
     RECEPTION,
-    SERVICES,
     WEEKDAYS,
+    Answer,
     Closure,
     Flow,
     Prompt,
     QueuePolicy,
+    Relay,
     Service,
     SpeechSettings,
     TimeRange,
@@ -34,6 +36,7 @@ REQUIRED_PROMPTS = (
     "confirm",
     "to_reception", "closed_hours", "closed_holiday", "closed_closure", "crisis_intro",
     "technical_error", "overflow", "unanswered", "wait_position", "caller_gone",
+    "notice", "closure_notice", "relay", "answer_outro", "goodbye",
 )
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,30}$")
 _RANGE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
@@ -115,7 +118,8 @@ def parse_flow(raw: Any, source: str = "<flow>") -> Flow:
     doc = c.mapping(raw)
     c.unknown_keys(doc, ("id", "name", "voice", "timezone", "opening_hours", "holidays",
                          "closures", "prompts", "services", "speech", "max_attempts",
-                         "gather_timeout_seconds"))
+                         "gather_timeout_seconds", "relay", "answers", "menu_max_seconds",
+                         "crisis_service"))
     with c.at("id"):
         flow_id = c.text(doc.get("id")) or ""
         if flow_id and not _ID.match(flow_id):
@@ -142,16 +146,28 @@ def parse_flow(raw: Any, source: str = "<flow>") -> Flow:
         speech = _speech(c, doc.get("speech", {}))
     with c.at("services"):
         services = _services(c, doc.get("services"), speech.fillers)
+    with c.at("answers"):
+        answers = _answers(c, doc.get("answers", {}), speech.fillers, services)
+    with c.at("relay"):
+        relay = _relay(c, doc.get("relay"))
     with c.at("max_attempts"):
         attempts = c.number(doc.get("max_attempts", 2), int, 1, 5) or 2
     with c.at("gather_timeout_seconds"):
         timeout = c.number(doc.get("gather_timeout_seconds", 6), int, 1, 30) or 6
+    with c.at("menu_max_seconds"):
+        menu_max = c.number(doc.get("menu_max_seconds", 25), float, 5, 300) or 25.0
+    with c.at("crisis_service"):
+        crisis_service = doc.get("crisis_service", "crisis" if "crisis" in services else None)
+        if crisis_service is not None and crisis_service not in services:
+            c.fail(f"unknown service {crisis_service!r}")
     if c.problems:
         raise FlowError(source, c.problems)
+    assert relay is not None
     return Flow(id=flow_id, name=name, voice=voice, timezone=timezone, opening_hours=hours,
                 holiday_country=country, holiday_subdivision=subdivision, closures=closures,
-                prompts=prompts, services=services, speech=speech, max_attempts=attempts,
-                gather_timeout_seconds=timeout)
+                prompts=prompts, services=services, speech=speech, relay=relay,
+                answers=answers, max_attempts=attempts, gather_timeout_seconds=timeout,
+                menu_max_seconds=menu_max, crisis_service=crisis_service)
 
 
 def _voice(c: _Checker, raw: Any) -> Voice:
@@ -258,7 +274,7 @@ def _closures(c: _Checker, raw: Any) -> tuple[Closure, ...]:
     return tuple(found)
 
 
-def _prompt(c: _Checker, raw: Any) -> Prompt | None:
+def _prompt(c: _Checker, raw: Any, supplied: frozenset[str] = frozenset()) -> Prompt | None:
     if isinstance(raw, dict):
         c.unknown_keys(raw, ("say", "play"))
         if "play" in raw:
@@ -272,17 +288,20 @@ def _prompt(c: _Checker, raw: Any) -> Prompt | None:
     text = c.text(raw)
     if text is None:
         return None
+    prompt = Prompt(text=text)
     try:
-        text.format_map(_AnyValues())
-    except (ValueError, IndexError):
+        used = prompt.placeholders()
+    except ValueError:
         c.fail("has unbalanced braces { }")
         return None
-    return Prompt(text=text)
-
-
-class _AnyValues(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return ""
+    # A typo such as {lable} would fail at the first call: only what the step supplies passes.
+    unknown = sorted(used - supplied)
+    if unknown:
+        offered = ", ".join(f"{{{v}}}" for v in sorted(supplied)) or "none"
+        c.fail(f"unknown placeholder(s) {', '.join(f'{{{u}}}' for u in unknown)} "
+               f"(this prompt offers: {offered})")
+        return None
+    return prompt
 
 
 def _prompts(c: _Checker, raw: Any) -> dict[str, Prompt]:
@@ -290,7 +309,7 @@ def _prompts(c: _Checker, raw: Any) -> dict[str, Prompt]:
     prompts: dict[str, Prompt] = {}
     for name, value in data.items():
         with c.at(str(name)):
-            prompt = _prompt(c, value)
+            prompt = _prompt(c, value, PROMPT_VALUES.get(str(name), frozenset()))
             if prompt is not None:
                 prompts[str(name)] = prompt
     for name in REQUIRED_PROMPTS:
@@ -307,8 +326,9 @@ def _services(c: _Checker, raw: Any, fillers: tuple[str, ...]) -> dict[str, Serv
     words_seen: dict[str, str] = {}
     for name, value in data.items():
         with c.at(str(name)):
-            if name not in SERVICES:
-                c.fail(f"unknown service (known: {', '.join(SERVICES)})")
+            if not isinstance(name, str) or not _ID.match(name):
+                c.fail("a service name must be lower-case letters, digits, '-' or '_' "
+                       "(at most 31)")
                 continue
             service = _service(c, str(name), c.mapping(value), fillers)
             if service is None:
@@ -330,7 +350,24 @@ def _services(c: _Checker, raw: Any, fillers: tuple[str, ...]) -> dict[str, Serv
         if target is not None and target not in services:
             with c.at(f"{service.name}.queue.overflow_to"):
                 c.fail(f"unknown service {target!r}")
+    _overflow_cycles(c, services)
     return services
+
+
+def _overflow_cycles(c: _Checker, services: dict[str, Service]) -> None:
+    """Fail on a chain of overflows that comes back to where it started (A -> B -> A)."""
+    reported: set[str] = set()
+    for start in services:
+        chain = [start]
+        target = services[start].queue.overflow_to
+        while target is not None and target in services and target not in chain:
+            chain.append(target)
+            target = services[target].queue.overflow_to
+        if target == start and len(chain) > 1 and not reported & set(chain):
+            reported.update(chain)
+            with c.at(f"{start}.queue.overflow_to"):
+                c.fail(f"overflow cycle {' -> '.join([*chain, start])}: callers would "
+                       "go round for ever")
 
 
 def _service(c: _Checker, name: str, data: dict[str, Any],
@@ -345,13 +382,7 @@ def _service(c: _Checker, name: str, data: dict[str, Any],
     with c.at("menu"):
         menu = _prompt(c, data.get("menu"))
     with c.at("keywords"):
-        raw_words = data.get("keywords")
-        if not isinstance(raw_words, list) or not raw_words:
-            c.fail("expected a non-empty list of spoken keywords")
-            raw_words = []
-        hints = tuple(str(w).strip() for w in raw_words if normalize(str(w)))
-        # Keywords lose the same fillers as what callers say, so both sides compare alike.
-        keywords = tuple(k for k in (strip_fillers(normalize(w), fillers) for w in hints) if k)
+        keywords, hints = _keywords(c, data.get("keywords"), fillers)
     info: list[Prompt] = []
     with c.at("info"):
         raw_info = data.get("info", [])
@@ -366,6 +397,63 @@ def _service(c: _Checker, name: str, data: dict[str, Any],
         return None
     return Service(name=name, label=label, key=key, menu=menu, keywords=keywords, hints=hints,
                    info=tuple(info), queue=queue)
+
+
+def _keywords(c: _Checker, raw: Any, fillers: tuple[str, ...]) -> tuple[tuple[str, ...],
+                                                                     tuple[str, ...]]:
+    """(keywords as compared, hints as given) from a list of spoken phrases."""
+    if not isinstance(raw, list) or not raw:
+        c.fail("expected a non-empty list of spoken keywords")
+        raw = []
+    hints = tuple(str(w).strip() for w in raw if normalize(str(w)))
+    # Keywords lose the same fillers as what callers say, so both sides compare alike.
+    return tuple(k for k in (strip_fillers(normalize(w), fillers) for w in hints) if k), hints
+
+
+def _answers(c: _Checker, raw: Any, fillers: tuple[str, ...],
+             services: dict[str, Service]) -> dict[str, Answer]:
+    data = c.mapping(raw)
+    answers: dict[str, Answer] = {}
+    taken = {word: s.name for s in services.values() for word in s.keywords}
+    for name, value in data.items():
+        with c.at(str(name)):
+            if not isinstance(name, str) or not _ID.match(name):
+                c.fail("an answer name must be lower-case letters, digits, '-' or '_'")
+                continue
+            item = c.mapping(value)
+            c.unknown_keys(item, ("say", "keywords"))
+            text: list[Prompt] = []
+            with c.at("say"):
+                raw_text = item.get("say")
+                for i, part in enumerate(raw_text if isinstance(raw_text, list)
+                                         else [raw_text]):
+                    with c.at(str(i)):
+                        prompt = _prompt(c, part)
+                        if prompt is not None:
+                            text.append(prompt)
+            with c.at("keywords"):
+                keywords, hints = _keywords(c, item.get("keywords"), fillers)
+                for word in keywords:
+                    if taken.get(word, name) != name:
+                        c.fail(f"duplicate keyword {word!r} (also {taken[word]})")
+                    taken[word] = name
+            if text and keywords:
+                answers[name] = Answer(name, tuple(text), keywords, hints)
+    return answers
+
+
+def _relay(c: _Checker, raw: Any) -> Relay | None:
+    if raw is None:
+        c.fail("the relay service for deaf and hard-of-hearing callers is required "
+               "(name, how)")
+        return None
+    data = c.mapping(raw)
+    c.unknown_keys(data, ("name", "how"))
+    with c.at("name"):
+        name = c.text(data.get("name"))
+    with c.at("how"):
+        how = c.text(data.get("how"))
+    return Relay(name, how) if name and how else None
 
 
 def _queue(c: _Checker, raw: Any, service: str) -> QueuePolicy | None:

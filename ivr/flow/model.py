@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass, field
 from datetime import date, time
 from typing import Literal
 
-SERVICES = ("crisis", "immigration", "road_safety", "user_relations", "reception")
 RECEPTION = "reception"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# The placeholders the code fills in each named prompt; any other prompt takes none.
+PROMPT_VALUES: dict[str, frozenset[str]] = {
+    "connecting": frozenset({"label"}),
+    "confirm": frozenset({"label"}),
+    "wait_position": frozenset({"position", "wait"}),
+    "closure_notice": frozenset({"days"}),
+    "relay": frozenset({"relay_name", "relay_how"}),
+}
+# The prompts of the first menu whose spoken length the flow's threshold bounds.
+MAIN_MENU_PROMPTS = ("greeting", "notice", "confidentiality")
 
 
 @dataclass(frozen=True)
@@ -23,6 +33,13 @@ class Prompt:
         if self.text is None:
             return self
         return Prompt(text=self.text.format(**values))
+
+    def placeholders(self) -> set[str]:
+        """The `{name}` placeholders the text uses (ValueError on unbalanced braces)."""
+        if self.text is None:
+            return set()
+        return {name for _, name, _, _ in string.Formatter().parse(self.text)
+                if name is not None}
 
 
 @dataclass(frozen=True)
@@ -84,6 +101,24 @@ class Service:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """An answer the menu gives without a standardist, reached by spoken keywords."""
+
+    name: str
+    text: tuple[Prompt, ...]
+    keywords: tuple[str, ...]
+    hints: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Relay:
+    """The relay service for deaf and hard-of-hearing callers: its name and how to reach it."""
+
+    name: str
+    how: str
+
+
+@dataclass(frozen=True)
 class SpeechSettings:
     """Speech recognition words and thresholds."""
 
@@ -109,11 +144,18 @@ class Flow:
     prompts: dict[str, Prompt]
     services: dict[str, Service]
     speech: SpeechSettings
+    relay: Relay
+    answers: dict[str, Answer] = field(default_factory=dict)
     max_attempts: int = 2
     gather_timeout_seconds: int = 6
+    menu_max_seconds: float = 25.0
+    # The service offered first while the crisis announcement is on, if any.
+    crisis_service: str | None = None
 
     def prompt(self, name: str, **values: object) -> Prompt:
-        """A named prompt with its placeholders filled."""
+        """A named prompt with its placeholders filled (the relay's come from the flow)."""
+        if name == "relay":
+            values = {"relay_name": self.relay.name, "relay_how": self.relay.how, **values}
         return self.prompts[name].formatted(**values)
 
     def queue_name(self, service: str) -> str:

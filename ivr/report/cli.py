@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ivr.db.pool import database
 from ivr.flow.loader import load_flow
-from ivr.flow.model import SERVICES, Flow
+from ivr.flow.model import Flow
 from ivr.report import formats, html
 from ivr.report.period import Period, open_days
 from ivr.report.queries import Report, build
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="first day, YYYY-MM-DD (the flow's time zone)")
     parser.add_argument("--to", dest="last", required=True, type=date.fromisoformat,
                         help="last day, included")
-    parser.add_argument("--service", choices=SERVICES, help="only the calls asking for it")
+    parser.add_argument("--service", help="only the calls asking for it (a service of the flow)")
     parser.add_argument("--format", choices=("table", "csv", "json", "html"), default="table")
     parser.add_argument("--out", type=Path, help="write to this file instead of the terminal")
     parser.add_argument("--target-share", type=float, default=0.85,
@@ -50,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
     """Run the command; return the exit status."""
     config = load_report_settings()
     flow = load_flow(args.flow or config.flow_path)
+    if args.service is not None and args.service not in flow.services:
+        print(f"ivr report: --service: expected one of {', '.join(flow.services)}",
+              file=sys.stderr)
+        return 2
     period = Period(args.first, args.last, flow.timezone)
 
     async def fetch() -> tuple[Report, Plan | None]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from ivr.flow.model import SERVICES, WEEKDAYS, Flow
+from ivr.flow.model import WEEKDAYS, Flow
 from ivr.report.period import Period, open_days
 
 # One row per requested service and one for all of them (GROUPING SETS); rates are
@@ -158,7 +158,7 @@ async def build(pool: asyncpg.Pool, flow: Flow, period: Period, *, service: str 
         crisis = await conn.fetch(_CRISIS_DAYS, start, end, tz, period.first, period.last,
                                   service)
     assert totals is not None
-    names = [service] if service else [s for s in SERVICES if s in flow.services]
+    names = [service] if service else list(flow.services)
     figures = {r["service"]: _figures(r) for r in rows if not r["total"]}
     services = {name: figures.pop(name, ServiceFigures()) for name in names}
     services.update(figures)  # services no longer in the flow still show

@@ -9,17 +9,23 @@ from typing import Literal
 
 @dataclass(frozen=True)
 class Press:
-    """The caller presses keys."""
+    """The caller presses keys: `at` seconds into the <Gather>'s prompts, or after them.
+
+    With `at`, the keys cut the prompt then playing (barge-in, as Twilio does); without it,
+    the caller waits for the end of the prompts, as a cautious caller does.
+    """
 
     digits: str
+    at: float | None = None
 
 
 @dataclass(frozen=True)
 class Say:
-    """The caller says a phrase (with the recognizer's confidence)."""
+    """The caller says a phrase (with the recognizer's confidence), `at` seconds in or after."""
 
     phrase: str
     confidence: float = 0.9
+    at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,10 @@ class CallResult:
     queue_result: str | None = None
     error: str | None = None
     transcript: Transcript = field(default_factory=Transcript)
+    # Prompts cut by the caller (barge-in): the text and the seconds of it heard.
+    cuts: list[tuple[str, float]] = field(default_factory=list)
+    # Seconds from the call's arrival to its first <Enqueue>.
+    queued_after: float | None = None
 
     @property
     def heard_text(self) -> str:

@@ -12,6 +12,7 @@ from urllib.parse import urljoin
 import aiohttp
 from twilio.request_validator import RequestValidator
 
+from ivr.flow.speaking import say_seconds
 from ivr.ringback import wav_seconds
 from ivr.rings import RingPolicy
 from ivr.simulator.clock import SimClock, Wake
@@ -26,7 +27,6 @@ from ivr.simulator.script import (
 )
 from ivr.simulator.twiml_check import QUEUE_URL_VERBS, WAIT_VERBS, TwimlError, Verb, parse
 
-SAY_CHARS_PER_SECOND = 14.0
 API_VERSION = "2010-04-01"
 AskInput = Callable[[list[str]], "asyncio.Future[Input] | Input"]
 
@@ -148,7 +148,7 @@ class FakeTwilio:
 def _duration(verb: Verb, audio: float) -> float:
     loops = int(verb.attrs.get("loop", "1") or 1) or 1
     if verb.name == "Say":
-        return max(1.0, len(verb.text) / SAY_CHARS_PER_SECOND) * loops
+        return say_seconds(verb.text) * loops
     if verb.name == "Pause":
         return float(verb.attrs.get("length", "1"))
     return audio * loops
@@ -290,22 +290,32 @@ class CallerLeg:
         raise HungUp
 
     async def gather(self, verb: Verb, url: str) -> tuple[list[Verb], str] | None:
-        """Play the prompts, take an answer, post it to the action (or fall through)."""
-        heard_here: list[str] = []
-        for child in verb.children:
-            if child.name == "Say":
-                heard_here.append(child.text)
-            await self.hear(child)
-        answer = await self.next_input(heard_here)
-        action = self.t.url(verb.attrs.get("action", url), url)
+        """Play the prompts, take an answer, post it to the action (or fall through).
+
+        As Twilio does: keys, and speech once the caller starts speaking, given while the
+        nested <Say>/<Play> run stop them and are taken at once (bargeIn, true by default;
+        only the kinds in `input`); the timeout runs from the end of the prompts.
+        """
         timeout = float(verb.attrs.get("timeout", "5"))
+        answer, heard_here = await self.prompts_until_input(verb)
+        if answer is None:
+            answer = await self.next_input(heard_here)
+            late = getattr(answer, "at", None)
+            if late is not None:
+                spoken = await self.spoken_length(verb)
+                if late - spoken >= timeout:
+                    self.inputs.insert(0, answer)  # too late for this <Gather>
+                    answer = Silence()
+                else:
+                    await self.sleep(max(late - spoken, 0.0))
+        action = self.t.url(verb.attrs.get("action", url), url)
         if isinstance(answer, Press):
             self.note(f"☎ l'appelant tape {answer.digits}")
             await self.sleep(0.5 * len(answer.digits))
             return await self.fetch(action, Digits=answer.digits), action
         if isinstance(answer, Say):
             self.note(f"🗣 l'appelant dit « {answer.phrase} » (confiance {answer.confidence})")
-            await self.sleep(max(1.0, len(answer.phrase) / SAY_CHARS_PER_SECOND))
+            await self.sleep(say_seconds(answer.phrase))
             return await self.fetch(action, SpeechResult=answer.phrase,
                                     Confidence=str(answer.confidence)), action
         assert isinstance(answer, Silence)
@@ -315,6 +325,52 @@ class CallerLeg:
             return await self.fetch(action), action
         return None
 
+    def _barges_in(self, verb: Verb, answer: Input) -> bool:
+        """True when this <Gather> takes this input while its prompts play."""
+        kinds = set(verb.attrs.get("input", "dtmf").split())
+        wanted = "dtmf" if isinstance(answer, Press) else "speech"
+        # With bargeIn="false" the prompts play on to their end: the input counts after them.
+        return wanted in kinds and verb.attrs.get("bargeIn", "true") == "true"
+
+    async def spoken_length(self, verb: Verb) -> float:
+        """Seconds the <Gather>'s nested prompts take to the end."""
+        total = 0.0
+        for child in verb.children:
+            audio = await self.t.audio_seconds(self.t.url(child.text)) \
+                if child.name == "Play" else 0.0
+            total += _duration(child, audio)
+        return total
+
+    async def prompts_until_input(self, verb: Verb) -> tuple[Input | None, list[str]]:
+        """Play the nested prompts, cut by a scripted input timed within them."""
+        heard_here: list[str] = []
+        upcoming = self.inputs[0] if self.inputs else None
+        at = getattr(upcoming, "at", None)
+        if upcoming is None or at is None or not self._barges_in(verb, upcoming):
+            for child in verb.children:
+                if child.name == "Say":
+                    heard_here.append(child.text)
+                await self.hear(child)
+            return None, heard_here
+        elapsed = 0.0
+        for child in verb.children:
+            audio = await self.t.audio_seconds(self.t.url(child.text)) \
+                if child.name == "Play" else 0.0
+            length = _duration(child, audio)
+            if elapsed + length <= at:
+                await self.hear(child)
+                elapsed += length
+                continue
+            into = max(at - elapsed, 0.0)
+            if child.name == "Say":
+                self.result.heard.append(child.text)
+                self.note(f"🔊 {child.text}")
+            await self.sleep(into)
+            self.result.cuts.append((child.text, into))
+            self.note(f"✂ coupé après {into:.1f}s")
+            return self.inputs.pop(0), heard_here
+        return None, heard_here
+
     async def enqueue(self, verb: Verb, url: str) -> tuple[list[Verb], str] | None:
         """Wait in a queue until dequeued, hung up or told to leave; then the action."""
         name = verb.text
@@ -322,6 +378,7 @@ class CallerLeg:
         member = Member(self, entered=self.elapsed())
         if self.first_queued is None:
             self.first_queued = member.entered  # the wait runs on through an overflow
+            self.result.queued_after = member.entered
         queue.append(member)
         self.result.queues.append(name)
         self.note(f"en file d'attente {name}")

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
-
-from ivr.flow.model import SERVICES
 
 STATUSES = ("available", "busy", "wrap_up", "offline")
 _CONTACT = re.compile(r"^(\+[1-9]\d{7,14}|client:[A-Za-z0-9_.-]{1,64})$")
@@ -44,22 +43,26 @@ def _agent(row: asyncpg.Record) -> Agent:
                  row["note"])
 
 
-def check(name: object, contact: object, services: object) -> tuple[str, str, list[str]]:
+def check(name: object, contact: object, services: object,
+          known: Collection[str] | None = None) -> tuple[str, str, list[str]]:
     """Validate new-agent input, or raise AgentError saying what is wrong."""
     if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100:
         raise AgentError("name: expected a text of 1 to 100 characters")
     if not isinstance(contact, str) or not _CONTACT.match(contact.strip()):
         raise AgentError("contact: expected an E.164 number (+33...) or client:identity")
     if (not isinstance(services, list) or not services
-            or not all(isinstance(s, str) and s in SERVICES for s in services)):
-        raise AgentError(f"services: expected a non-empty list among {', '.join(SERVICES)}")
+            or not all(isinstance(s, str) and s.strip() and (known is None or s in known)
+                       for s in services)):
+        # The services are the loaded flow's (known), whatever the prefecture names them.
+        among = f" among {', '.join(known)}" if known is not None else " of service names"
+        raise AgentError(f"services: expected a non-empty list{among}")
     return name.strip(), contact.strip(), sorted(set(services))
 
 
 async def add(pool: asyncpg.Pool, name: object, contact: object, services: object,
-              now: datetime) -> Agent:
+              now: datetime, known: Collection[str] | None = None) -> Agent:
     """Create an agent, offline until they say they are available."""
-    clean_name, clean_contact, clean_services = check(name, contact, services)
+    clean_name, clean_contact, clean_services = check(name, contact, services, known)
     try:
         row = await pool.fetchrow(
             f"""INSERT INTO agents (name, contact, services, updated_at) VALUES ($2, $3, $4, $1)

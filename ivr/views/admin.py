@@ -92,7 +92,8 @@ async def create_agent(request: web.Request) -> web.Response:
     body = await _json(request)
     try:
         agent = await agents.add(request.app[keys.POOL], body.get("name"), body.get("contact"),
-                                 body.get("services"), request.app[keys.CLOCK].now())
+                                 body.get("services"), request.app[keys.CLOCK].now(),
+                                 request.app[keys.FLOW].services)
     except agents.AgentError as exc:
         return _error(400, str(exc))
     return web.json_response(agent.as_json(), status=201)

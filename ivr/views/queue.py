@@ -8,6 +8,7 @@ from datetime import datetime
 from aiohttp import web
 
 from ivr import acd, outcomes, twiml, urls
+from ivr.flow.engine import queue_intro
 from ivr.flow.model import Prompt
 from ivr.store import agents, calls, offers
 from ivr.views.context import Context, context, field, form, respond
@@ -29,18 +30,21 @@ async def wait(request: web.Request) -> web.Response:
     since = await calls.enter_queue(ctx.pool, call_sid, service, now) or now
     waited = (now - since).total_seconds()
     policy = ctx.flow.services[service].queue
+    # The service's info and "connecting" play at the queue's first round (issue 15).
+    intro = queue_intro(ctx.flow, service) if request.query.get("intro") and since == now \
+        else ()
     if waited >= policy.max_wait_seconds:
         await calls.overflow(ctx.pool, call_sid, "max_wait")
-        return respond(twiml.leave_queue())
+        return respond(twiml.leave_queue(intro, ctx.flow.voice))
     if await agents.online_count(ctx.pool, service) == 0:
         await calls.overflow(ctx.pool, call_sid, "no_agent")
-        return respond(twiml.leave_queue())
+        return respond(twiml.leave_queue(intro, ctx.flow.voice))
     await acd.offer_waiting(request.app)
     announcement = await _announcement(ctx, call_sid, service, since, now)
     return respond(twiml.wait_music(ctx.flow.voice, music_url=policy.music_url
                                     if policy.waiting == "music" else None,
                                     ringback_url=urls.ringback_url(ctx.settings),
-                                    announcement=announcement))
+                                    announcement=announcement, intro=intro))
 
 
 async def _announcement(ctx: Context, call_sid: str, service: str, since: datetime,

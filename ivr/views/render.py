@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ivr import twiml, urls
-from ivr.flow.engine import Action, Ask, Close, Route
+from ivr.flow.engine import Action, Ask, Close, End, Route
 from ivr.flow.model import Flow
 from ivr.settings import Settings
 
@@ -17,7 +17,8 @@ def render(action: Action, flow: Flow, settings: Settings) -> str:
     if isinstance(action, Route):
         return twiml.enqueue(action.prompts, flow.voice,
                              queue_name=flow.queue_name(action.service),
-                             wait_url=urls.wait_url(settings, action.service),
+                             wait_url=urls.wait_url(settings, action.service,
+                                                    intro=action.intro),
                              action_url=urls.enqueue_done_url(settings, action.service))
-    assert isinstance(action, Close)
+    assert isinstance(action, Close | End)
     return twiml.say_and_hang_up(action.prompts, flow.voice)

@@ -8,7 +8,7 @@ from ivr import outcomes
 from ivr.flow import engine
 from ivr.flow.engine import CallerInput, Close, Decision, Position, Route
 from ivr.privacy import hash_number
-from ivr.store import calls, crisis
+from ivr.store import calls, crisis, self_service
 from ivr.views.context import Context, context, field, form, number, respond
 from ivr.views.render import render
 
@@ -26,7 +26,7 @@ async def incoming(request: web.Request) -> web.Response:
                                    hash_number(ctx.settings.hash_key, field(data, "From")),
                                    field(data, "To") or None, now)
         first = await _log(ctx, call_sid, "begin", decision)
-        if first and announcement and not isinstance(decision.action, Close):
+        if first and announcement:
             ctx.metrics.crisis_calls.inc()
             await calls.mark_crisis(ctx.pool, call_sid)
         if isinstance(decision.action, Close):
@@ -47,6 +47,10 @@ async def gather(request: web.Request) -> web.Response:
     decision = engine.respond(ctx.flow, position, heard, await crisis.current(ctx.pool, now))
     if call_sid:
         await _log(ctx, call_sid, f"step:{position.seq}", decision)
+        if decision.event == "answer":
+            await self_service.answered(ctx.pool, call_sid)
+        elif position.step == "answer" and decision.event not in ("repeat", "goodbye"):
+            await self_service.resume(ctx.pool, call_sid)
         if isinstance(decision.action, Route):
             await calls.route_to(ctx.pool, call_sid, decision.action.service)
     return respond(render(decision.action, ctx.flow, ctx.settings))
