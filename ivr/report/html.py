@@ -140,7 +140,7 @@ d'appels.</figcaption></figure>
 {"<h2>Standardistes nécessaires et connectés</h2>" + _staffing(staffing) if staffing else ""}
 
 <h2>Message de crise</h2>
-{_table(["Jour", "Appelants qui l'ont entendu"], crisis_rows) if crisis_rows
+{_table(["Jour", "Appels reçus pendant l'annonce"], crisis_rows) if crisis_rows
  else "<p>Aucun jour de message de crise sur la période.</p>"}
 {_defs(d["crisis_days"])}
 </body>

@@ -59,5 +59,5 @@ def definitions(target_ring: int, cycle: float) -> dict[str, str]:
         "time_to_human": "Délai jusqu'à un agent : de l'arrivée de l'appel, menu compris, "
                          "au décroché ; ce que vit l'appelant.",
         "crisis_days": "Jours de message de crise : jours où l'annonce de crise était "
-                       "active, avec le nombre d'appelants qui l'ont entendue.",
+                       "active, avec le nombre d'appels reçus pendant l'annonce.",
     }
