@@ -16,6 +16,7 @@ from ivr.dialer import Dialer
 from ivr.flow.loader import load_flow
 from ivr.flow.model import Flow
 from ivr.metrics import Metrics
+from ivr.retention_task import daily_purge
 from ivr.ringback import ringback_wav
 from ivr.security import MAX_FORM_BYTES, twilio_guard
 from ivr.settings import Settings
@@ -52,6 +53,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | N
     else:
         app[keys.POOL] = pool
     app.cleanup_ctx.append(_dialer)
+    app.cleanup_ctx.append(daily_purge)
     _routes(app, ringback_wav(settings.ring_cycle_seconds))
     setup_console(app)
     return app

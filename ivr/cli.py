@@ -59,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("status", choices=agents.STATUSES)
     pw = ag.add_parser("password", help="set an agent's console password (read from stdin)")
     pw.add_argument("agent_id", type=int)
+    purge = sub.add_parser("purge", help="delete call records older than IVR_RETENTION_DAYS")
+    purge.add_argument("--dry-run", action="store_true", help="count, delete nothing")
     from ivr.simulator.cli import add_arguments
 
     add_arguments(sub.add_parser("simulate", help="play Twilio's side of a call"))
@@ -115,7 +117,21 @@ async def _with_database(args: argparse.Namespace) -> int:
     async with database(url, data_dir) as pool:
         if args.command == "crisis":
             return await _crisis(pool, args)
+        if args.command == "purge":
+            return await _purge(pool, args)
         return await _agents(pool, args)
+
+
+async def _purge(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
+    from ivr.settings import retention_days
+    from ivr.store import retention
+
+    days = retention_days()
+    done = await retention.purge(pool, datetime.now(UTC), days, dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"{verb} {done.calls} calls older than {days} days "
+          f"({done.events} events, {done.offers} offers)")
+    return 0
 
 
 def _who(by: str | None) -> str:

@@ -41,6 +41,7 @@ class Settings:
     target_ring: int = 5
     offer_timeout_seconds: int = 15
     wrap_up_seconds: int = 30
+    retention_days: int = 365
     dev: bool = False
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -180,8 +181,15 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
                                      "a positive whole number of seconds"),
         wrap_up_seconds=_parse(env, "IVR_WRAP_UP_SECONDS", 30, _non_negative_int,
                                "a whole number of seconds (0 or more)"),
+        retention_days=retention_days(env),
         dev=dev,
     )
+
+
+def retention_days(env: Mapping[str, str] | None = None) -> int:
+    """IVR_RETENTION_DAYS: how long call records are kept (`ivr purge` needs only this)."""
+    return _parse(os.environ if env is None else env, "IVR_RETENTION_DAYS", 365, _positive_int,
+                  "a positive whole number of days")
 
 
 def _non_negative_int(raw: str) -> int:

@@ -25,7 +25,7 @@ from ivr.simulator.script import (
 from ivr.store import agents, crisis
 from tests.conftest import OPEN, paris
 
-NOTICE = "Votre numéro masqué et vos choix sont gardés un an ; vous pouvez vous y opposer."
+NOTICE = "Votre numéro pseudonymisé et vos choix sont gardés un an ; vous pouvez vous y opposer."
 TOWN_HALL = "mairie équipée"
 
 
@@ -169,7 +169,7 @@ async def test_time_to_human_at_once_and_after_listening(settings: Settings, flo
     print(f"time to human: {measured}")
     # The key at once: about 0.5 s of key, the info and connecting prompts, 3 s of ringing.
     assert measured["at_once"] < 20
-    # Listening to all of it adds the whole first menu (about 24.6 s spoken).
+    # Listening to all of it adds the whole first menu (about 25 s spoken).
     assert measured["listens"] - measured["at_once"] > 24
 
 

@@ -75,8 +75,8 @@ def _plan(dice: random.Random) -> list[Planned]:
         patience = dice.choice([None, None, None, 25.0, 40.0, 90.0])
         if closed:
             patience = None  # the closed message is heard to its end
-        press = Press(key) if listens else Press(key, at=2.0)
-        script = CallerScript(inputs=(press,) if key else (), hangup_after=patience,
+        inputs = () if key is None else (Press(key) if listens else Press(key, at=2.0),)
+        script = CallerScript(inputs=inputs, hangup_after=patience,
                               talk_seconds=dice.uniform(30, 150),
                               from_number=f"+3361100{len(planned):04d}")
         planned.append(Planned(local, closed, key, script))
