@@ -27,13 +27,16 @@ async def test_crisis_through_admin_api(aiohttp_client: MakeClient, settings: Se
     naive = await client.post("/admin/crisis", json={"active": True, "message": "x",
                                                      "until": "2099-01-01T10:00"}, headers=AUTH)
     assert naive.status == 400
+    forged = await client.post("/admin/crisis", json={
+        "active": True, "message": "Alerte météo", "by": "préfet"}, headers=AUTH)
+    assert forged.status == 400  # the actor comes from the credentials, never from the body
     on = await client.post("/admin/crisis", json={
-        "active": True, "message": "Alerte météo", "until": "2099-01-01T10:00+01:00",
-        "by": "préfet"}, headers=AUTH)
+        "active": True, "message": "Alerte météo", "until": "2099-01-01T10:00+01:00"},
+        headers=AUTH)
     assert on.status == 200
     body = await on.json()
     assert (body["active"], body["message"], body["changed_by"]) == (True, "Alerte météo",
-                                                                    "préfet")
+                                                                    "admin")
     off = await client.post("/admin/crisis", json={"active": False}, headers=AUTH)
     assert (await off.json())["active"] is False
     assert (await client.post("/admin/crisis", data="not json", headers=AUTH)).status == 400
