@@ -14,10 +14,12 @@ from ivr.db.pool import database
 from ivr.dialer import Dialer
 from ivr.flow.loader import load_flow
 from ivr.flow.model import Flow
+from ivr.live import LIVE, LiveGauges
 from ivr.metrics import Metrics
 from ivr.ringback import ringback_wav
 from ivr.security import MAX_FORM_BYTES, twilio_guard
 from ivr.settings import Settings
+from ivr.timeouts import body_deadline
 from ivr.views import admin, agent, health, queue, status, voice
 
 
@@ -38,7 +40,9 @@ async def _dialer(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | None = None,
                pool: asyncpg.Pool | None = None) -> web.Application:
     """Build the server; with `pool` given, the caller owns the database (tests do)."""
-    app = web.Application(middlewares=[twilio_guard, admin.admin_guard],
+    app = web.Application(middlewares=[body_deadline(settings.body_timeout_seconds,
+                                                     MAX_FORM_BYTES),
+                                       twilio_guard, admin.admin_guard],
                           client_max_size=MAX_FORM_BYTES)
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or SystemClock()
@@ -51,6 +55,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | N
     else:
         app[keys.POOL] = pool
     app.cleanup_ctx.append(_dialer)
+    app[LIVE] = LiveGauges(settings.live_gauges_seconds)
+    if settings.metrics_port is not None:
+        app.cleanup_ctx.append(health.metrics_site)
     _routes(app, ringback_wav(settings.ring_cycle_seconds))
     return app
 

@@ -1,9 +1,14 @@
-"""Gauges read from PostgreSQL at scrape time, so every instance reports the same totals."""
+"""Gauges read from PostgreSQL, so every instance reports the same totals.
+
+They are read at most once per interval, whatever the number of scrapes: twenty clients
+scraping at 120 requests/s used to put three queries per scrape on the webhooks' database.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 
 from aiohttp import web
 
@@ -14,10 +19,32 @@ log = logging.getLogger(__name__)
 STATUSES = ("available", "busy", "wrap_up", "offline")
 
 
+class LiveGauges:
+    """One read per interval, shared by every scrape of this instance."""
+
+    def __init__(self, interval_seconds: float) -> None:
+        self.interval = interval_seconds
+        self._lock = asyncio.Lock()
+        self._read_at = -math.inf
+
+    async def refresh(self, app: web.Application) -> None:
+        """Read the gauges unless a read of this interval already did (or is doing) it."""
+        async with self._lock:  # concurrent scrapes wait for the one read under way
+            now = asyncio.get_running_loop().time()
+            if now - self._read_at < self.interval:
+                return
+            await refresh_live_gauges(app)
+            self._read_at = asyncio.get_running_loop().time()
+
+
+LIVE = web.AppKey("live_gauges", LiveGauges)
+
+
 async def refresh_live_gauges(app: web.Application) -> None:
     """Fill callers waiting, longest wait, agents by status and crisis mode."""
     metrics, pool, flow = app[keys.METRICS], app[keys.POOL], app[keys.FLOW]
     now = app[keys.CLOCK].now()
+    metrics.live_reads.inc()
     try:
         async with asyncio.timeout(3):
             waiting = await calls.waiting_by_service(pool, now)
