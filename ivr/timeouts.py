@@ -20,7 +20,8 @@ def runner_options(settings: Settings) -> dict[str, Any]:
     """aiohttp runner options: the idle timer also closes a client whose headers never end."""
     # aiohttp arms keepalive_timeout when a connection opens and after each response, and
     # closes the connection if no complete request head arrived by then.
-    return {"keepalive_timeout": settings.header_timeout_seconds}
+    # After a 408, aiohttp drains the unread body for lingering_time: keep that short too.
+    return {"keepalive_timeout": settings.header_timeout_seconds, "lingering_time": 1.0}
 
 
 def body_deadline(seconds: float, max_bytes: int) -> Middleware:
