@@ -164,7 +164,8 @@ async def test_a_thousand_malformed_admin_requests_get_no_500(
             statuses[response.status] += 1
             assert response.status < 500, (r, response.status)
     assert len(requests) == 1000
-    assert statuses[400] > 200 and statuses[401] > 100, statuses
+    assert statuses[400] > 200, statuses  # most requests reached the field checks
+    assert statuses[401] > 100, statuses
 
 
 async def test_non_utf8_authorization_header_is_a_401(
@@ -205,7 +206,8 @@ async def test_admin_changes_are_audited_with_the_token_owner(
         ("claire.martin", "admin_api", "agent.status", f"agent:{made['id']}"),
         ("admin", "admin_api", "crisis.on", "crisis"),
         ("claire.martin", "admin_api", "agent.remove", f"agent:{made['id']}")]
-    assert entries[1].detail["from"] == "offline" and entries[1].detail["to"] == "available"
+    assert entries[1].detail["from"] == "offline"
+    assert entries[1].detail["to"] == "available"
     assert entries[2].detail["message"] == "Inondations"
     assert await pool.fetchval("SELECT count(*) FROM offers WHERE agent_id = $1",
                                made["id"]) == 1

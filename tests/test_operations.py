@@ -51,13 +51,17 @@ async def test_status_change_ends_leftover_offers_and_offers_again(pool: asyncpg
     offer to them is made without tripping the one-live-offer index."""
     agent_id, offer_id = await _stuck_agent(pool)
     changed = await agents.set_status(pool, agent_id, "available", NOW + timedelta(minutes=5))
-    assert changed is not None and changed.status == "available"
+    assert changed is not None
+    assert changed.status == "available"
     left = await pool.fetchrow("SELECT state, result FROM offers WHERE id = $1", offer_id)
+    assert left is not None
     assert (left["state"], left["result"]) == ("completed", "reset")
     claim = await offers.claim(pool, NOW + timedelta(minutes=5), timedelta(seconds=35))
-    assert claim is not None and claim.for_call_sid == "CAwaiting"
+    assert claim is not None
+    assert claim.for_call_sid == "CAwaiting"
     again = await agents.set_status(pool, agent_id, "offline", NOW + timedelta(minutes=6))
-    assert again is not None and again.status == "offline"
+    assert again is not None
+    assert again.status == "offline"
     assert await pool.fetchval(
         "SELECT state FROM offers WHERE id = $1", claim.offer_id) == "canceled"
 
@@ -77,14 +81,15 @@ async def test_admin_reset_of_a_stuck_agent_answers_200(
 async def test_repeated_agent_answer_counts_once(
         aiohttp_client: MakeClient, settings: Settings, flow: Flow, pool: asyncpg.Pool) -> None:
     """The same agent-answer webhook twice: both bridge, `ivr_offers_total` moves once."""
-    agent_id, offer_id = await _stuck_agent(pool)
+    _agent_id, offer_id = await _stuck_agent(pool)
     await pool.execute("UPDATE offers SET state = 'ringing' WHERE id = $1", offer_id)
     app = create_app(settings.with_overrides(public_url=PUBLIC), flow=flow, pool=pool)
     client = await aiohttp_client(app)
     path = f"/twilio/agent/answer?offer={offer_id}"
     first = await signed_post(client, PUBLIC, path, call_params("CA" + "a" * 32))
     second = await signed_post(client, PUBLIC, path, call_params("CA" + "a" * 32))
-    assert first == second and "<Queue" in first[1]
+    assert first == second
+    assert "<Queue" in first[1]
     sample = app[keys.METRICS].registry.get_sample_value
     assert sample("ivr_offers_total", {"service": "immigration", "result": "answered"}) == 1
 
@@ -126,7 +131,8 @@ async def test_metrics_token_is_required_when_set(
     assert (await client.get("/metrics")).status == 401
     assert (await client.get("/metrics", headers={"Authorization": "Bearer nope"})).status == 401
     ok = await client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
-    assert ok.status == 200 and "ivr_calls_total" in await ok.text()
+    assert ok.status == 200
+    assert "ivr_calls_total" in await ok.text()
 
 
 def _free_port() -> int:
