@@ -22,13 +22,42 @@ log = logging.getLogger(__name__)
 START_ATTEMPTS = 5
 
 
-def _postmaster_pid(pgdata: Path) -> int | None:
-    """The PID recorded in postmaster.pid, if the file is there and readable."""
+def _first_int(path: Path) -> int | None:
+    """The PID on the first line of a PostgreSQL lock file, if readable."""
     try:
-        first = (pgdata / "postmaster.pid").read_text().splitlines()[0]
-        return int(first)
+        return int(path.read_text().splitlines()[0])
     except (OSError, IndexError, ValueError):
         return None
+
+
+def _postmaster_pid(pgdata: Path) -> int | None:
+    """The PID recorded in postmaster.pid, if the file is there and readable."""
+    return _first_int(pgdata / "postmaster.pid")
+
+
+def _socket_dirs(pgdata: Path) -> set[Path]:
+    """Where the server's socket and its lock file may be."""
+    folders = {pgdata}
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+        if len(lines) > 4 and lines[4].strip():
+            folders.add(Path(lines[4].strip()))
+    except OSError:
+        pass
+    return folders
+
+
+def _remove_stale_socket_locks(pgdata: Path) -> list[int]:
+    """Socket lock files of a dead server (PostgreSQL refuses to start beside them)."""
+    removed = []
+    for folder in _socket_dirs(pgdata):
+        for lock in folder.glob(".s.PGSQL.*.lock"):
+            pid = _first_int(lock)
+            if pid is None or not _is_our_postmaster(pid, pgdata):
+                lock.unlink(missing_ok=True)
+                lock.with_suffix("").unlink(missing_ok=True)  # the socket itself
+                removed.append(pid or 0)
+    return removed
 
 
 def _is_our_postmaster(pid: int, pgdata: Path) -> bool:
@@ -70,6 +99,9 @@ class EmbeddedPostgres:
         if gone:
             done.append(f"forgot {gone} server process(es) that died without stopping it")
         pid = _postmaster_pid(self.pgdata)
+        if pid is None or not _is_our_postmaster(pid, self.pgdata):
+            # Its socket lock names the dead PID too: a zombie not yet reaped passes kill(0).
+            _remove_stale_socket_locks(self.pgdata)
         if pid is not None and not _is_our_postmaster(pid, self.pgdata):
             (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
             done.append(f"removed the stale PID file of a dead PostgreSQL (pid {pid})")
@@ -88,7 +120,7 @@ class EmbeddedPostgres:
                 repaired = self._repair() if not fresh else None
                 running = _postmaster_pid(self.pgdata)
                 reused = running is not None and _is_our_postmaster(running, self.pgdata)
-            self._server = self._get(get_server)
+            self._server = self._get(get_server, PostgresServer)
         uri: str = self._server.get_uri()
         if fresh:
             action = f"created and started a new database in {self.pgdata}"
@@ -102,15 +134,21 @@ class EmbeddedPostgres:
         (log.warning if repaired else log.info)("%s", self.last_action)
         return uri
 
-    def _get(self, get_server: Any) -> Any:
-        """get_server, retried while old backends of a killed server still hold its memory."""
+    def _get(self, get_server: Any, server_class: Any) -> Any:
+        """get_server, retried while what a killed server left (memory, locks) goes away."""
         for attempt in range(1, START_ATTEMPTS + 1):
             try:
                 return get_server(self.pgdata, cleanup_mode="stop")
             except Exception:
+                # The wheel keeps even a failed instance: forget it so the next try starts.
+                server_class._instances.pop(self.pgdata, None)
                 if attempt == START_ATTEMPTS:
                     raise
+                log.warning("embedded PostgreSQL did not start (attempt %s of %s), retrying",
+                            attempt, START_ATTEMPTS)
                 time.sleep(attempt)
+                with server_class._lock:
+                    self._repair()
         raise AssertionError("unreachable")
 
     def alive(self) -> bool:
@@ -134,7 +172,13 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         """Stop the server if no other process uses it; its data stays on disk."""
         if self._server is not None:
-            self._server.cleanup()
+            if not self.alive():
+                # Killed under us (maybe a zombie not yet reaped): only the bookkeeping is left.
+                self._server.cleanup_mode = None
+            try:
+                self._server.cleanup()
+            except psutil.Error:  # it died while being stopped: stopped all the same
+                log.warning("embedded PostgreSQL died while it was being stopped")
             self._server = None
             state = "still used by another process" if self.alive() else "stopped"
             log.info("embedded PostgreSQL: %s (%s)", state, self.pgdata)

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from ivr import acd, keys
+from ivr.security import DATABASE_ERRORS
 from ivr.store import agents, audit, crisis
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,9 @@ async def admin_guard(request: web.Request, handler: Handler) -> web.StreamRespo
         return await handler(request)
     except BadInput as exc:
         return _error(400, str(exc))
+    except DATABASE_ERRORS:
+        log.exception("admin %s %s: database unavailable", request.method, request.path)
+        return _error(503, "database unavailable, try again")
 
 
 def _actor(request: web.Request) -> str:
