@@ -15,6 +15,7 @@ import re
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -144,30 +145,37 @@ async def _until(check: Any, seconds: float, what: str) -> None:
 
 @pytest.mark.parametrize("crash", ["server", "postgres"])
 async def test_crash_with_calls_in_flight_then_reset_answers_the_next_caller(
-        crash: str, db_url: str, tmp_path: Path) -> None:
+        crash: str, db_url: str) -> None:
     """Kill `ivr serve` (or its embedded PostgreSQL) with 30 calls in flight; resetting the
     stuck standardists through the admin API is enough for the next caller to be answered
     within the offer timeout."""
     port = _free_port()
     public = f"http://127.0.0.1:{port}"
+    # Not pytest's tmp_path: parallel runs rotate those folders away under the server.
+    with tempfile.TemporaryDirectory(prefix="ivr-crash-") as folder:
+        await _run(crash, db_url, Path(folder), port, public)
+
+
+async def _run(crash: str, db_url: str, folder: Path, port: int, public: str) -> None:
+    """Serve, crash, recover, then stop cleanly."""
     async with aiohttp.ClientSession() as session, _rest_stand_in(session, public) as (
             twilio, rest_url):
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "IVR_HOST": "127.0.0.1",
                "IVR_PORT": str(port), "IVR_PUBLIC_URL": public, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
                "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_API_BASE_URL": rest_url,
                "IVR_ADMIN_TOKEN": ADMIN, "IVR_HASH_KEY": "h" * 32,
-               "IVR_FLOW": str(_always_open_flow(tmp_path)), "IVR_DATA_DIR": str(tmp_path),
+               "IVR_FLOW": str(_always_open_flow(folder)), "IVR_DATA_DIR": str(folder),
                "IVR_OFFER_TIMEOUT": str(OFFER_TIMEOUT), "IVR_WRAP_UP_SECONDS": "0"}
         if crash == "server":
             env["DATABASE_URL"] = db_url
-        server = Server(env, tmp_path / "serve.log")
+        server = Server(env, folder / "serve.log")
         await server.start()
         try:
-            await _crash_and_recover(crash, server, session, twilio, tmp_path)
+            await _crash_and_recover(crash, server, session, twilio, folder)
         finally:
             await server.stop()
     if crash == "postgres":
-        pid_file = tmp_path / "pgdata" / "postmaster.pid"
+        pid_file = folder / "pgdata" / "postmaster.pid"
         assert not pid_file.exists(), "a clean stop leaves the embedded PostgreSQL stopped"
 
 

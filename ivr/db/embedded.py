@@ -104,7 +104,7 @@ class EmbeddedPostgres:
             _remove_stale_socket_locks(self.pgdata)
         if pid is not None and not _is_our_postmaster(pid, self.pgdata):
             (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
-            done.append(f"removed the stale PID file of a dead PostgreSQL (pid {pid})")
+            done.append(f"removed a stale PID file (pid {pid} is no PostgreSQL of this folder)")
         return "; ".join(done) or None
 
     def start(self) -> str:
@@ -117,6 +117,9 @@ class EmbeddedPostgres:
             self.pgdata.parent.mkdir(parents=True, exist_ok=True)
             fresh = not (self.pgdata / "PG_VERSION").exists()
             with PostgresServer._lock:  # the wheel's own inter-process lock
+                # The wheel caches one handle per folder and process, even a stopped one:
+                # a fresh handle registers this process as a user again.
+                PostgresServer._instances.pop(self.pgdata, None)
                 repaired = self._repair() if not fresh else None
                 running = _postmaster_pid(self.pgdata)
                 reused = running is not None and _is_our_postmaster(running, self.pgdata)
