@@ -123,6 +123,22 @@ async def test_fifty_concurrent_scrapes_read_the_database_once(
     assert app[keys.METRICS].registry.get_sample_value("ivr_live_metrics_reads_total") == 1
 
 
+async def test_metrics_body_is_rendered_at_most_once_a_second(
+        aiohttp_client: MakeClient, settings: Settings, flow: Flow, pool: asyncpg.Pool) -> None:
+    """A scrape within a second of another gets the same text; a later one sees new counts."""
+    app = create_app(settings, flow=flow, pool=pool)
+    client = await aiohttp_client(app)
+    series = 'ivr_closed_calls_total{reason="holiday"} 1.0'
+    first = await (await client.get("/metrics")).text()
+    app[keys.METRICS].closed_calls.labels("holiday").inc()
+    second = await (await client.get("/metrics")).text()
+    assert second == first
+    await asyncio.sleep(1.1)
+    third = await (await client.get("/metrics")).text()
+    assert series not in second
+    assert series in third
+
+
 async def test_metrics_token_is_required_when_set(
         aiohttp_client: MakeClient, settings: Settings, flow: Flow, pool: asyncpg.Pool) -> None:
     """With IVR_METRICS_TOKEN, /metrics wants that bearer token (as Prometheus can send)."""

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from ivr import keys
 from ivr.live import LIVE
@@ -40,8 +40,7 @@ async def scrape(app: web.Application, request: web.Request) -> web.Response:
         if not hmac.compare_digest(given, f"Bearer {token}".encode()):
             return web.Response(status=401, text="missing or wrong bearer token\n",
                                 headers={"WWW-Authenticate": "Bearer"})
-    await app[LIVE].refresh(app)
-    body = generate_latest(app[keys.METRICS].registry)
+    body = await app[LIVE].exposition(app)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
