@@ -13,13 +13,14 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from ivr import keys
 from ivr.app import create_app
 from ivr.flow.model import Flow
-from ivr.settings import Settings
+from ivr.settings import Settings, SettingsError, load_settings
 from ivr.store import agents, offers
 from ivr.timeouts import runner_options
 from tests.helpers import call_params, signed_post
@@ -237,3 +238,24 @@ async def test_slow_clients_are_closed_while_calls_go_on(
           f"{statistics.median(loaded) * 1000:.1f} ms beside 20 slow clients; slow clients "
           f"closed after {min(closed_after):.1f}-{max(closed_after):.1f} s")
     assert max(closed_after) < 10, closed_after  # bounded (2 s setting), far below 30 s
+
+
+def test_operations_settings_are_read_and_checked() -> None:
+    """The new settings parse; a bad IVR_ADMIN_TOKENS is one line that never shows a token."""
+    base = {"TWILIO_AUTH_TOKEN": "t", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "IVR_PUBLIC_URL": "https://ivr.example.org", "IVR_ADMIN_TOKEN": "admin",
+            "IVR_HASH_KEY": "h" * 32}
+    loaded = load_settings({**base, "IVR_ADMIN_TOKENS": "claire:" + "c" * 16 + ", paul:" + "p" * 16,
+                            "IVR_METRICS_TOKEN": "m", "IVR_METRICS_PORT": "9464",
+                            "IVR_LIVE_GAUGES_INTERVAL": "2.5", "IVR_HEADER_TIMEOUT": "3",
+                            "IVR_BODY_TIMEOUT": "4"})
+    assert loaded.admin_tokens == (("claire", "c" * 16), ("paul", "p" * 16))
+    assert (loaded.metrics_token, loaded.metrics_port) == ("m", 9464)
+    assert (loaded.live_gauges_seconds, loaded.header_timeout_seconds,
+            loaded.body_timeout_seconds) == (2.5, 3.0, 4.0)
+    with pytest.raises(SettingsError) as bad:
+        load_settings({**base, "IVR_ADMIN_TOKENS": "claire:short-secret"})
+    assert "IVR_ADMIN_TOKENS is invalid" in str(bad.value)
+    assert "short-secret" not in str(bad.value)
+    with pytest.raises(SettingsError, match="IVR_BODY_TIMEOUT='0' is invalid"):
+        load_settings({**base, "IVR_BODY_TIMEOUT": "0"})
