@@ -20,7 +20,7 @@ from ivr.ringback import ringback_wav
 from ivr.security import MAX_FORM_BYTES, twilio_guard
 from ivr.settings import Settings
 from ivr.timeouts import body_deadline
-from ivr.views import admin, agent, health, queue, status, voice
+from ivr.views import admin, agent, health, openapi, queue, status, voice
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -81,6 +81,7 @@ def _routes(app: web.Application, ringback: bytes) -> None:
     r.add_get("/healthz", health.healthz, name="healthz")
     r.add_get("/readyz", health.readyz, name="readyz")
     r.add_get("/metrics", health.metrics, name="metrics")
+    r.add_get("/admin/openapi.json", openapi.openapi)
     r.add_get("/admin/crisis", admin.get_crisis)
     r.add_post("/admin/crisis", admin.set_crisis)
     r.add_get("/admin/agents", admin.list_agents)
