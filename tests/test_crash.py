@@ -174,6 +174,9 @@ async def _run(crash: str, db_url: str, folder: Path, port: int, public: str) ->
             await _crash_and_recover(crash, server, session, twilio, folder)
         finally:
             await server.stop()
+            for leg in twilio.agent_legs:  # offers made to the callers the crash left queued
+                leg.cancel()
+            await asyncio.gather(*twilio.agent_legs, return_exceptions=True)
     if crash == "postgres":
         pid_file = folder / "pgdata" / "postmaster.pid"
         assert not pid_file.exists(), "a clean stop leaves the embedded PostgreSQL stopped"
@@ -231,7 +234,6 @@ async def _crash_and_recover(crash: str, server: Server, session: aiohttp.Client
         assert status == 200, body
     result: CallResult = await twilio.call(CallerScript(inputs=(Press("2"),), talk_seconds=5,
                                                         hangup_after=OFFER_TIMEOUT * 3))
-    await asyncio.gather(*twilio.agent_legs, return_exceptions=True)
     assert result.answered_by is not None, result.transcript.lines
     assert result.queue_wait is not None
     assert result.queue_wait < OFFER_TIMEOUT, result.transcript.lines
