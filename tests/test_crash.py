@@ -1,4 +1,4 @@
-"""Crashes with 30 calls in flight: `ivr serve` killed, or its embedded PostgreSQL killed.
+"""Crashes with 30 calls in flight: `ivr serve`, its embedded or an external PostgreSQL killed.
 
 Real processes on loopback: `ivr serve` as a subprocess, the simulator playing Twilio (its
 clock sped up 20 times) and standing in for the REST API. After the crash, every
@@ -26,6 +26,7 @@ import asyncpg
 import pytest
 from aiohttp import web
 
+from ivr.db.embedded import EmbeddedPostgres
 from ivr.flow.hours import closed_reason
 from ivr.flow.loader import load_flow
 from ivr.simulator.clock import RealClock, Wake
@@ -143,12 +144,12 @@ async def _until(check: Any, seconds: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.mark.parametrize("crash", ["server", "postgres"])
+@pytest.mark.parametrize("crash", ["server", "postgres", "external"])
 async def test_crash_with_calls_in_flight_then_reset_answers_the_next_caller(
         crash: str, db_url: str) -> None:
-    """Kill `ivr serve` (or its embedded PostgreSQL) with 30 calls in flight; resetting the
-    stuck standardists through the admin API is enough for the next caller to be answered
-    within the offer timeout."""
+    """Kill `ivr serve`, its embedded PostgreSQL or an external PostgreSQL with 30 calls in
+    flight; resetting the stuck standardists through the admin API is enough for the next
+    caller to be answered within the offer timeout."""
     port = _free_port()
     public = f"http://127.0.0.1:{port}"
     # Not pytest's tmp_path: parallel runs rotate those folders away under the server.
@@ -166,14 +167,19 @@ async def _run(crash: str, db_url: str, folder: Path, port: int, public: str) ->
                "IVR_ADMIN_TOKEN": ADMIN, "IVR_HASH_KEY": "h" * 32,
                "IVR_FLOW": str(_always_open_flow(folder)), "IVR_DATA_DIR": str(folder),
                "IVR_OFFER_TIMEOUT": str(OFFER_TIMEOUT), "IVR_WRAP_UP_SECONDS": "0"}
+        external = EmbeddedPostgres(folder / "external") if crash == "external" else None
         if crash == "server":
             env["DATABASE_URL"] = db_url
+        if external is not None:  # another server, restarted by its own supervisor
+            env["DATABASE_URL"] = await asyncio.to_thread(external.start)
         server = Server(env, folder / "serve.log")
         await server.start()
         try:
-            await _crash_and_recover(crash, server, session, twilio, folder)
+            await _crash_and_recover(crash, server, session, twilio, folder, external)
         finally:
             await server.stop()
+            if external is not None:
+                await asyncio.to_thread(external.stop)
             for leg in twilio.agent_legs:  # offers made to the callers the crash left queued
                 leg.cancel()
             await asyncio.gather(*twilio.agent_legs, return_exceptions=True)
@@ -183,7 +189,9 @@ async def _run(crash: str, db_url: str, folder: Path, port: int, public: str) ->
 
 
 async def _crash_and_recover(crash: str, server: Server, session: aiohttp.ClientSession,
-                             twilio: FakeTwilio, folder: Path) -> None:
+                             twilio: FakeTwilio, folder: Path,
+                             external: EmbeddedPostgres | None) -> None:
+    """Agents and 30 callers, the crash, the manager's reset, the next caller."""
     ids = []
     for i in range(AGENTS):
         contact = f"+3347700001{i}"
@@ -210,8 +218,8 @@ async def _crash_and_recover(crash: str, server: Server, session: aiohttp.Client
     if crash == "server":
         await server.kill()
     else:
-        pid = int((folder / "pgdata" / "postmaster.pid").read_text().splitlines()[0])
-        os.kill(pid, signal.SIGKILL)
+        pgdata = external.pgdata if external is not None else folder / "pgdata"
+        os.kill(int((pgdata / "postmaster.pid").read_text().splitlines()[0]), signal.SIGKILL)
     for task in [*callers, *twilio.agent_legs]:
         task.cancel()
     await asyncio.gather(*callers, *twilio.agent_legs, return_exceptions=True)
@@ -219,6 +227,9 @@ async def _crash_and_recover(crash: str, server: Server, session: aiohttp.Client
     twilio.agent_legs.clear()
     if crash == "server":
         await server.start()
+    elif external is not None:
+        assert await asyncio.to_thread(external.restart_if_dead)
+        await server.ready()  # the pool reconnects by itself
     else:  # the server's watchdog starts its PostgreSQL again
         async def restarted() -> bool:
             return "embedded PostgreSQL: restarted" in (folder / "serve.log").read_text()
