@@ -16,7 +16,7 @@ from ivr.store.audit import Surface
 STATUSES = ("available", "busy", "wrap_up", "offline")
 _CONTACT = re.compile(r"\+[1-9][0-9]{7,14}|client:[A-Za-z0-9_.-]{1,64}")
 # Text a person typed may hold letters, marks, spaces and punctuation, never control characters.
-_PRINTABLE = re.compile(r"[^\x00-\x1f\x7f-\x9f]+")
+_PRINTABLE = re.compile(r"[^\x00-\x1f\x7f-\x9f]*")
 CURRENT = "removed_at IS NULL"
 # A wrap-up that has run out counts as available, without any process having to notice.
 EFFECTIVE_STATUS = ("CASE WHEN status = 'wrap_up' AND wrap_up_until <= $1 "
