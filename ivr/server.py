@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ivr.app import create_app
 from ivr.settings import Settings
+from ivr.timeouts import runner_options
 
 log = logging.getLogger("ivr.server")
 
@@ -24,5 +25,6 @@ def serve(settings: Settings) -> int:
         print(f"  try: ivr simulate --url {settings.public_url} --press 2", flush=True)
     log.info("serving flow %s on http://%s:%s (public URL %s)", settings.flow_path,
              settings.host, settings.port, settings.public_url)
-    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    web.run_app(app, host=settings.host, port=settings.port, print=None,
+                **runner_options(settings))
     return 0

@@ -43,6 +43,13 @@ class Settings:
     wrap_up_seconds: int = 30
     retention_days: int = 365
     dev: bool = False
+    # Named admin credentials (name, token): the name is the actor of the audit log.
+    admin_tokens: tuple[tuple[str, str], ...] = ()
+    metrics_token: str | None = None
+    metrics_port: int | None = None
+    live_gauges_seconds: float = 5.0
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 10.0
 
     def with_overrides(self, **changes: object) -> Settings:
         """Return a copy with some fields changed (tests and the simulator use it)."""
@@ -183,6 +190,15 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
                                "a whole number of seconds (0 or more)"),
         retention_days=retention_days(env),
         dev=dev,
+        admin_tokens=_named_tokens(env.get("IVR_ADMIN_TOKENS", "").strip()),
+        metrics_token=env.get("IVR_METRICS_TOKEN", "").strip() or None,
+        metrics_port=_parse(env, "IVR_METRICS_PORT", None, _port, "a TCP port number (1-65535)"),
+        live_gauges_seconds=_parse(env, "IVR_LIVE_GAUGES_INTERVAL", 5.0, _positive_float,
+                                   "a positive number of seconds"),
+        header_timeout_seconds=_parse(env, "IVR_HEADER_TIMEOUT", 10.0, _positive_float,
+                                      "a positive number of seconds"),
+        body_timeout_seconds=_parse(env, "IVR_BODY_TIMEOUT", 10.0, _positive_float,
+                                    "a positive number of seconds"),
     )
 
 
@@ -220,3 +236,15 @@ def load_report_settings(env: Mapping[str, str] | None = None) -> ReportSettings
         target_ring=_parse(env, "IVR_TARGET_RING", 5, _positive_int, "a positive whole number"),
         wrap_up_seconds=_parse(env, "IVR_WRAP_UP_SECONDS", 30, _non_negative_int,
                                "a whole number of seconds (0 or more)"))
+
+
+def _named_tokens(raw: str) -> tuple[tuple[str, str], ...]:
+    """`name:token,...`; the error never repeats the value, which holds secrets."""
+    pairs = []
+    for item in raw.split(",") if raw else []:
+        name, sep, token = item.strip().partition(":")
+        if not sep or not 1 <= len(name.strip()) <= 100 or len(token.strip()) < 16:
+            raise SettingsError("IVR_ADMIN_TOKENS is invalid: expected name:token pairs "
+                                "(tokens of 16 characters or more) separated by commas")
+        pairs.append((name.strip(), token.strip()))
+    return tuple(pairs)

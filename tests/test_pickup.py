@@ -161,7 +161,8 @@ async def test_no_agent_overflows_to_reception_then_unanswered(harness: Harness)
     assert (row["outcome"], row["requested_service"], row["service"]) == (
         "answered", "immigration", "reception")
     assert row["overflow_reason"] == "no_agent"
-    await _pool(harness).execute("DELETE FROM agents")
+    for agent in await agents.list_all(_pool(harness), harness.clock.now()):
+        await agents.remove(_pool(harness), agent.id, harness.clock.now())
     alone = await _one(harness, CallerScript(inputs=MENU))
     assert "rappeler plus tard" in alone.heard_text
     assert (await _row(harness, alone.call_sid))["outcome"] == "unanswered"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,6 +13,9 @@ import asyncpg
 
 from ivr.db.embedded import EmbeddedPostgres
 from ivr.db.migrate import migrate
+
+log = logging.getLogger(__name__)
+WATCH_SECONDS = 2.0
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -35,10 +39,22 @@ async def server_url(url: str | None, data_dir: Path) -> AsyncIterator[str]:
         return
     embedded = EmbeddedPostgres(data_dir)
     started = await asyncio.to_thread(embedded.start)
+    watch = asyncio.create_task(_watch(embedded))
     try:
         yield started
     finally:
+        watch.cancel()
         await asyncio.to_thread(embedded.stop)
+
+
+async def _watch(embedded: EmbeddedPostgres, every: float = WATCH_SECONDS) -> None:
+    """Start the embedded server again if it dies while we use it (the pool reconnects)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(embedded.restart_if_dead)
+        except Exception:  # logged, and tried again at the next tick
+            log.exception("embedded PostgreSQL could not be restarted")
 
 
 @asynccontextmanager

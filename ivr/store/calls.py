@@ -196,3 +196,10 @@ async def path_of(pool: asyncpg.Pool, call_sid: str) -> list[dict[str, Any]]:
         "SELECT event_key, kind, at, detail FROM call_events WHERE call_sid = $1 ORDER BY id",
         call_sid)
     return [dict(r) for r in rows]
+
+
+async def known(pool: asyncpg.Pool, call_sid: str) -> bool:
+    """Whether the call's arrival was recorded (status callbacks create no call)."""
+    found: bool = await pool.fetchval("SELECT EXISTS (SELECT 1 FROM calls WHERE call_sid = $1)",
+                                      call_sid)
+    return found

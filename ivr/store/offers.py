@@ -48,6 +48,17 @@ async def expire_stale(conn: Connection, now: datetime, after: timedelta) -> int
     return len(rows)
 
 
+async def end_for_agent(conn: Connection, agent_id: int, now: datetime) -> int:
+    """End every offer still live for an agent (a manager reset them); how many there were."""
+    rows = await conn.fetch(
+        """UPDATE offers SET state = CASE WHEN state = 'answered' THEN 'completed'
+                                     ELSE 'canceled' END,
+                  result = 'reset', ended_at = $2
+           WHERE agent_id = $1 AND state IN ('ringing', 'answered') RETURNING id""",
+        agent_id, now)
+    return len(rows)
+
+
 async def claim(pool: asyncpg.Pool, now: datetime, stale_after: timedelta) -> Claim | None:
     """Reserve the longest-idle free agent for the oldest waiting caller they can serve."""
     async with pool.acquire() as conn, conn.transaction():
@@ -61,8 +72,10 @@ async def claim(pool: asyncpg.Pool, now: datetime, stale_after: timedelta) -> Cl
                ORDER BY c.queued_at, c.call_sid LIMIT 50""")
         for caller in waiting:
             agent = await conn.fetchrow(
-                f"""SELECT id, contact FROM agents
-                    WHERE $2 = ANY(services) AND {OFFERABLE}
+                f"""SELECT id, contact FROM agents a
+                    WHERE $2 = ANY(services) AND {OFFERABLE} AND removed_at IS NULL
+                    AND NOT EXISTS (SELECT 1 FROM offers o WHERE o.agent_id = a.id
+                                    AND o.state IN ('ringing', 'answered'))
                     ORDER BY CASE WHEN status = 'wrap_up' THEN wrap_up_until
                                   ELSE idle_since END NULLS FIRST, id
                     LIMIT 1 FOR UPDATE SKIP LOCKED""", now, caller["service"])

@@ -1,57 +1,114 @@
-"""The managers' admin API: crisis announcement and agents, behind a bearer token."""
+"""The managers' admin API: crisis announcement and agents, behind bearer tokens, audited."""
 
 from __future__ import annotations
 
 import hmac
 import json
+import logging
+import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from ivr import acd, keys
-from ivr.store import agents, crisis
+from ivr.security import DATABASE_ERRORS
+from ivr.store import agents, audit, crisis
 
+log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ACTOR = web.RequestKey("admin_actor", str)
+_AGENT_ID = re.compile(r"[0-9]{1,9}")
+
+
+class BadInput(ValueError):
+    """A request the admin API refuses with a 400 and this message."""
 
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+def actor_for(settings_tokens: list[tuple[str, str]], authorization: str) -> str | None:
+    """The name the bearer token belongs to, or None; every token is compared in full."""
+    # A header holding bytes that are not UTF-8 must be refused, never crash the comparison.
+    given = authorization.encode("utf-8", "replace")
+    found = None
+    for name, token in settings_tokens:
+        if hmac.compare_digest(given, f"Bearer {token}".encode()):
+            found = name
+    return found
+
+
 @web.middleware
 async def admin_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Only callers with `Authorization: Bearer $IVR_ADMIN_TOKEN` reach /admin/."""
+    """Only callers with a known bearer token reach /admin/; the token names the actor."""
     if not request.path.startswith("/admin/"):
         return await handler(request)
-    expected = f"Bearer {request.app[keys.SETTINGS].admin_token}"
-    given = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    settings = request.app[keys.SETTINGS]
+    actor = actor_for([("admin", settings.admin_token), *settings.admin_tokens],
+                      request.headers.get("Authorization", ""))
+    if actor is None:
         return _error(401, "missing or wrong bearer token")
-    return await handler(request)
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
+    request[ACTOR] = actor
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text='{"error": "body is not JSON"}',
-                                 content_type="application/json") from None
+        return await handler(request)
+    except BadInput as exc:
+        return _error(400, str(exc))
+    except DATABASE_ERRORS:
+        log.exception("admin %s %s: database unavailable", request.method, request.path)
+        return _error(503, "database unavailable, try again")
+
+
+def _actor(request: web.Request) -> str:
+    return request[ACTOR]
+
+
+async def _json(request: web.Request, allowed: set[str]) -> dict[str, Any]:
+    """The body as a JSON object holding only `allowed` keys, or BadInput."""
+    raw = await request.read()
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):  # JSON, encoding, huge integers, deep nesting
+        raise BadInput("body is not JSON") from None
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text='{"error": "expected a JSON object"}',
-                                 content_type="application/json")
+        raise BadInput("expected a JSON object")
+    unknown = sorted(str(k) for k in body if k not in allowed)
+    if unknown:
+        raise BadInput(f"unknown fields: {', '.join(unknown)[:200]} "
+                       f"(expected {', '.join(sorted(allowed))})")
     return body
+
+
+def _text(value: object, name: str, max_len: int) -> str | None:
+    """An optional one-line text without control characters."""
+    if value is None:
+        return None
+    if (not isinstance(value, str) or len(value) > max_len
+            or not all(ch.isprintable() for ch in value)):
+        raise BadInput(f"{name}: expected a text of at most {max_len} printable characters")
+    return value
 
 
 def _when(value: object) -> datetime | None:
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise ValueError("until: expected an ISO 8601 date-time")
-    parsed = datetime.fromisoformat(value)
+    if not isinstance(value, str) or len(value) > 40:
+        raise BadInput("until: expected an ISO 8601 date-time")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadInput("until: expected an ISO 8601 date-time, "
+                       "for example 2026-12-01T18:00+01:00") from None
     if parsed.tzinfo is None:
-        raise ValueError("until: give a time zone, for example 2026-12-01T18:00+01:00")
+        raise BadInput("until: give a time zone, for example 2026-12-01T18:00+01:00")
+    try:
+        in_utc = parsed.astimezone(UTC)
+    except OverflowError:
+        raise BadInput("until: expected a year between 2 and 9998") from None
+    if not 2 <= in_utc.year <= 9998:
+        raise BadInput("until: expected a year between 2 and 9998")
     return parsed
 
 
@@ -66,18 +123,22 @@ async def get_crisis(request: web.Request) -> web.Response:
 
 
 async def set_crisis(request: web.Request) -> web.Response:
-    """Switch the crisis announcement on or off: {"active", "message", "until", "by"}."""
-    body = await _json(request)
+    """Switch the crisis announcement on or off: {"active", "message", "until"}."""
+    body = await _json(request, {"active", "message", "until"})
     active = body.get("active")
     if not isinstance(active, bool):
-        return _error(400, "active: expected true or false")
-    by = body.get("by", "admin-api")
+        raise BadInput("active: expected true or false")
+    message = _text(body.get("message"), "message", crisis.MAX_MESSAGE)
+    until = _when(body.get("until"))
+    now, pool, actor = request.app[keys.CLOCK].now(), request.app[keys.POOL], _actor(request)
     try:
-        await crisis.switch(request.app[keys.POOL], active=active, message=body.get("message"),
-                            until=_when(body.get("until")), now=request.app[keys.CLOCK].now(),
-                            by=str(by)[:100])
-    except (ValueError, TypeError) as exc:
-        return _error(400, str(exc))
+        await crisis.switch(pool, active=active, message=message, until=until, now=now,
+                            by=actor)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    await audit.record(pool, at=now, actor=actor, surface="admin_api",
+                       action="crisis.on" if active else "crisis.off", target="crisis",
+                       detail={"message": message, "until": until})
     return await get_crisis(request)
 
 
@@ -89,40 +150,48 @@ async def list_agents(request: web.Request) -> web.Response:
 
 async def create_agent(request: web.Request) -> web.Response:
     """Create an agent: {"name", "contact", "services"}."""
-    body = await _json(request)
+    body = await _json(request, {"name", "contact", "services"})
     try:
         agent = await agents.add(request.app[keys.POOL], body.get("name"), body.get("contact"),
                                  body.get("services"), request.app[keys.CLOCK].now(),
-                                 request.app[keys.FLOW].services)
+                                 request.app[keys.FLOW].services,
+                                 actor=_actor(request), surface="admin_api")
     except agents.AgentError as exc:
-        return _error(400, str(exc))
+        raise BadInput(str(exc)) from None
     return web.json_response(agent.as_json(), status=201)
 
 
 def _agent_id(request: web.Request) -> int:
     raw = request.match_info["agent_id"]
-    if not raw.isdigit() or len(raw) > 9:
+    if not _AGENT_ID.fullmatch(raw):  # not str.isdigit(): "²" is a digit to it
         raise web.HTTPNotFound(text='{"error": "no such agent"}', content_type="application/json")
     return int(raw)
 
 
 async def delete_agent(request: web.Request) -> web.Response:
-    """Delete an agent."""
-    if not await agents.remove(request.app[keys.POOL], _agent_id(request)):
+    """Retire an agent; their offers and history stay."""
+    if not await agents.remove(request.app[keys.POOL], _agent_id(request),
+                               request.app[keys.CLOCK].now(), actor=_actor(request),
+                               surface="admin_api"):
         return _error(404, "no such agent")
     return web.Response(status=204)
 
 
 async def set_agent_status(request: web.Request) -> web.Response:
     """Set an agent's status: {"status": "available" | "busy" | "wrap_up" | "offline"}."""
-    body = await _json(request)
+    agent_id = _agent_id(request)
+    body = await _json(request, {"status", "note"})
     try:
-        agent = await agents.set_status(request.app[keys.POOL], _agent_id(request),
-                                        body.get("status"), request.app[keys.CLOCK].now())
+        agent = await agents.set_status(
+            request.app[keys.POOL], agent_id, body.get("status"), request.app[keys.CLOCK].now(),
+            _text(body.get("note"), "note", 200), actor=_actor(request), surface="admin_api")
     except agents.AgentError as exc:
-        return _error(400, str(exc))
+        raise BadInput(str(exc)) from None
     if agent is None:
         return _error(404, "no such agent")
     if agent.status == "available":
-        await acd.offer_waiting(request.app)
+        try:
+            await acd.offer_waiting(request.app)
+        except Exception:  # the change is saved; offering is retried on the next event
+            log.exception("offering waiting calls after agent %s became available", agent_id)
     return web.json_response(agent.as_json())

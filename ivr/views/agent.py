@@ -27,17 +27,24 @@ async def answer(request: web.Request) -> web.Response:
     now = ctx.clock.now()
     if offer is None or offer_id is None:
         return respond(twiml.say_and_hang_up([ctx.flow.prompt("caller_gone")], ctx.flow.voice))
-    await offers.answered(ctx.pool, offer_id, now)
+    bridge = twiml.connect_agent(
+        queue_name=ctx.flow.queue_name(offer.service),
+        pickup_url=urls.pickup_url(ctx.settings, offer_id),
+        dial_action_url=urls.agent_dial_done_url(ctx.settings, offer_id))
+    if not await offers.answered(ctx.pool, offer_id, now):
+        # A repeat of this webhook is answered the same and counted once; an offer that
+        # already ended (a manager's reset, a lost race) bridges nobody.
+        current = await offers.get(ctx.pool, offer_id)
+        if current is not None and current.state == "answered":
+            return respond(bridge)
+        return respond(twiml.say_and_hang_up([ctx.flow.prompt("caller_gone")], ctx.flow.voice))
     if await offers.waiting_in(ctx.pool, offer.service) == 0:
         await offers.finish(ctx.pool, offer_id, now, result="no_caller",
                             agent_status="available")
         ctx.metrics.offers.labels(offer.service, "no_caller").inc()
         return respond(twiml.say_and_hang_up([ctx.flow.prompt("caller_gone")], ctx.flow.voice))
     ctx.metrics.offers.labels(offer.service, "answered").inc()
-    return respond(twiml.connect_agent(
-        queue_name=ctx.flow.queue_name(offer.service),
-        pickup_url=urls.pickup_url(ctx.settings, offer_id),
-        dial_action_url=urls.agent_dial_done_url(ctx.settings, offer_id)))
+    return respond(bridge)
 
 
 async def dial_done(request: web.Request) -> web.Response:

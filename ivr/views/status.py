@@ -12,11 +12,16 @@ FINAL = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 
 async def call_status(request: web.Request) -> web.Response:
-    """initiated / ringing / in-progress / completed: store each once; end the call once."""
+    """initiated / ringing / in-progress / completed of a known call: store each once, end once."""
     ctx = context(request)
     data = await form(request)
     call_sid, status = field(data, "CallSid"), field(data, "CallStatus")
     if not call_sid or not status:
+        return respond(twiml.empty())
+    if not await calls.known(ctx.pool, call_sid):
+        # A callback for a call this server never saw (a forged or misrouted one, or a first
+        # webhook that never reached us): it creates nothing and counts as rejected.
+        ctx.metrics.webhook_rejected.labels("unknown_call").inc()
         return respond(twiml.empty())
     now = ctx.clock.now()
     detail = {"status": status, "sequence": field(data, "SequenceNumber"),
