@@ -12,6 +12,8 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 TWILIO_API_DEFAULT = "https://api.twilio.com"
+# Where `--dev` places agent calls: the REST stand-in that `ivr simulate --url` runs.
+DEV_TWILIO_API = "http://127.0.0.1:8089"
 DEV_SECRETS_FILE = "dev-secrets.json"
 _T = TypeVar("_T")
 
@@ -42,6 +44,7 @@ class Settings:
     offer_timeout_seconds: int = 15
     wrap_up_seconds: int = 30
     dev: bool = False
+    database_wait_seconds: float = 30.0
 
     def with_overrides(self, **changes: object) -> Settings:
         """Return a copy with some fields changed (tests and the simulator use it)."""
@@ -148,6 +151,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         for name, value in dev_secrets(data_dir).items():
             env.setdefault(name, value)
         env.setdefault("IVR_PUBLIC_URL", f"http://{host}:{port}")
+        env.setdefault("TWILIO_API_BASE_URL", DEV_TWILIO_API)
     sid = _required(env, "TWILIO_ACCOUNT_SID", "the account SID, AC followed by 32 characters")
     public_url = _required(env, "IVR_PUBLIC_URL", "the https:// base URL Twilio calls")
     hash_key = _required(env, "IVR_HASH_KEY", "a secret of at least 32 characters")
@@ -181,6 +185,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         wrap_up_seconds=_parse(env, "IVR_WRAP_UP_SECONDS", 30, _non_negative_int,
                                "a whole number of seconds (0 or more)"),
         dev=dev,
+        database_wait_seconds=_parse(env, "IVR_DATABASE_WAIT", 30.0, _non_negative_float,
+                                     "a number of seconds (0 or more)"),
     )
 
 
@@ -190,3 +196,10 @@ def _non_negative_int(raw: str) -> int:
         raise ValueError(raw)
     return value
 
+
+
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0:
+        raise ValueError(raw)
+    return value
