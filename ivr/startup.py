@@ -30,7 +30,8 @@ def masked(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
 
 
-def _reason(exc: BaseException) -> str:
+def reason(exc: BaseException) -> str:
+    """What went wrong, in a few words for a one-line message."""
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused (is the server running, on that host and port?)"
     if isinstance(exc, OSError) and exc.strerror:
@@ -42,8 +43,8 @@ def _reason(exc: BaseException) -> str:
 def database_error(exc: BaseException, url: str | None) -> StartupError:
     """The one line for a database that could not be reached or used."""
     if url is None:
-        return StartupError(f"the embedded PostgreSQL failed: {_reason(exc)}")
-    return StartupError(f"cannot use the database at DATABASE_URL={masked(url)}: {_reason(exc)}")
+        return StartupError(f"the embedded PostgreSQL failed: {reason(exc)}")
+    return StartupError(f"cannot use the database at DATABASE_URL={masked(url)}: {reason(exc)}")
 
 
 def bind_error(exc: OSError, host: str, port: int) -> StartupError | None:
@@ -51,7 +52,7 @@ def bind_error(exc: OSError, host: str, port: int) -> StartupError | None:
     if exc.errno not in _BIND_ERRNOS:
         return None
     return StartupError(f"cannot listen on {host}:{port} (IVR_HOST / IVR_PORT): "
-                        f"{_reason(exc)}")
+                        f"{reason(exc)}")
 
 
 async def wait_for_database(url: str, seconds: float) -> None:
@@ -66,7 +67,7 @@ async def wait_for_database(url: str, seconds: float) -> None:
             if time.monotonic() >= deadline:
                 raise database_error(exc, url) from None
             log.warning("database at %s not reachable yet (%s); retrying for %.0f s more",
-                        masked(url), _reason(exc), deadline - time.monotonic())
+                        masked(url), reason(exc), deadline - time.monotonic())
             await asyncio.sleep(min(2.0, max(deadline - time.monotonic(), 0.1)))
             continue
         await conn.close()

@@ -97,7 +97,9 @@ class Answers:
 
 
 def _read_keyboard() -> Input:
-    line = input("Vos touches ou votre phrase (vide = silence, q = raccrocher) > ").strip()
+    # The prompt goes to stdout with the menu text (input() alone may write it to stderr).
+    print("Vos touches ou votre phrase (vide = silence, q = raccrocher) > ", end="", flush=True)
+    line = input().strip()
     if line == "q":
         raise EOFError
     if not line:

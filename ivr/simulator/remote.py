@@ -21,7 +21,7 @@ from ivr.simulator.clock import RealClock
 from ivr.simulator.rest import rest_app
 from ivr.simulator.script import AgentScript, CallerScript, CallResult
 from ivr.simulator.twilio import AskInput, FakeTwilio
-from ivr.startup import StartupError
+from ivr.startup import StartupError, reason
 
 FALLBACK_COUNTER = "ivr_webhook_errors"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -52,8 +52,8 @@ def _fallbacks_in(text: str) -> int:
 
 def _why(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return exc.os_error.strerror.lower() if exc.os_error.strerror else str(exc.os_error)
-    return " ".join(str(exc).split()) or type(exc).__name__
+        return reason(exc.os_error)
+    return reason(exc)
 
 
 async def _check_server(session: aiohttp.ClientSession, url: str) -> None:
@@ -120,10 +120,10 @@ async def play_remote(url: str, script: CallerScript, agent: AgentScript,
                       ask: AskInput) -> Outcome:
     """One call to the server at `url`, the standardist's side played by the REST stand-in."""
     url = url.rstrip("/")
-    token, sid = _secrets()
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         await _check_server(session, url)
+        token, sid = _secrets()
         before = await _scrape_fallbacks(session, url)
         twilio = FakeTwilio(base_url=url, auth_token=token, account_sid=sid, clock=RealClock(),
                             session=session)
