@@ -150,7 +150,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
     if dev:
         for name, value in dev_secrets(data_dir).items():
             env.setdefault(name, value)
-        env.setdefault("IVR_PUBLIC_URL", f"http://{host}:{port}")
+        # A server listening on every interface is still called at 127.0.0.1 by `ivr simulate`.
+        local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        env.setdefault("IVR_PUBLIC_URL", f"http://{local}:{port}")
         env.setdefault("TWILIO_API_BASE_URL", DEV_TWILIO_API)
     sid = _required(env, "TWILIO_ACCOUNT_SID", "the account SID, AC followed by 32 characters")
     public_url = _required(env, "IVR_PUBLIC_URL", "the https:// base URL Twilio calls")

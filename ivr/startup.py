@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
 import time
 from urllib.parse import urlsplit, urlunsplit
 
@@ -51,8 +52,9 @@ def bind_error(exc: OSError, host: str, port: int) -> StartupError | None:
     """The one line for a port that cannot be listened on, or None for other errors."""
     if exc.errno not in _BIND_ERRNOS:
         return None
+    # asyncio wraps the cause in a long sentence; the errno says it in three words.
     return StartupError(f"cannot listen on {host}:{port} (IVR_HOST / IVR_PORT): "
-                        f"{reason(exc)}")
+                        f"{os.strerror(exc.errno or 0).lower()}")
 
 
 async def wait_for_database(url: str, seconds: float) -> None:

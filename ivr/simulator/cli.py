@@ -142,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _verdict(outcome: Outcome, answers: Answers) -> int:
     if outcome.result.error:
+        if "HTTP status 403" in outcome.result.error:
+            print("ivr: the server refused the signature: --url must be the server's "
+                  "IVR_PUBLIC_URL and TWILIO_AUTH_TOKEN the token it uses", file=sys.stderr)
         return 1
     if outcome.fallbacks:
         print(f"ivr: {outcome.fallbacks} webhook(s) answered the fallback TwiML (the caller "

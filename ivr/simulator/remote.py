@@ -108,7 +108,7 @@ async def stand_in(twilio: FakeTwilio, behaviour: str) -> AsyncIterator[str]:
         except OSError as exc:
             raise StartupError(
                 f"cannot stand in for Twilio's REST API on {host}:{port} (TWILIO_API_BASE_URL):"
-                f" {(exc.strerror or str(exc)).lower()} (is another `ivr simulate --url` "
+                f" {os.strerror(exc.errno or 0).lower()} (is another `ivr simulate --url` "
                 "running?)") from None
         yield (f"standing in for Twilio's REST API on {base}: the simulated standardist's "
                f"phone will {behaviour}")
