@@ -21,7 +21,7 @@ from ivr.settings import (
     database_location,
     load_settings,
 )
-from ivr.startup import DATABASE_ERRORS, StartupError, database_error
+from ivr.startup import CONNECT_ERRORS, StartupError, database_error
 from ivr.store import agents, crisis
 
 log = logging.getLogger("ivr")
@@ -102,12 +102,7 @@ async def _with_database(args: argparse.Namespace) -> int:
     url, data_dir = database_location()
     try:
         return await _on_database(args, url, data_dir)
-    except asyncpg.PostgresError as exc:
-        if not isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError | asyncpg.
-                          InvalidCatalogNameError | asyncpg.CannotConnectNowError):
-            raise  # a query that failed is a bug to show whole, not a start-up problem
-        raise database_error(exc, url) from None
-    except DATABASE_ERRORS as exc:
+    except CONNECT_ERRORS as exc:  # a query that failed stays a traceback: that is a bug
         raise database_error(exc, url) from None
 
 

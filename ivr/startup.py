@@ -14,6 +14,9 @@ import asyncpg
 log = logging.getLogger(__name__)
 # What a database that is unreachable, still starting or refusing us raises.
 DATABASE_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# What connecting (not a query) raises: the database is down, elsewhere, or refuses us.
+CONNECT_ERRORS = (OSError, TimeoutError, asyncpg.InvalidAuthorizationSpecificationError,
+                  asyncpg.InvalidCatalogNameError, asyncpg.CannotConnectNowError)
 _BIND_ERRNOS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
 
 

@@ -62,8 +62,8 @@ def _inputs(argv: list[str]) -> list[tuple[str, Input]]:
     inputs: list[tuple[str, Input]] = []
     it = iter(argv)
     for arg in it:
-        flag, _, value = arg.partition("=")
-        if flag in ("--press", "--say") and not _:
+        flag, equals, value = arg.partition("=")
+        if flag in ("--press", "--say") and not equals:
             value = next(it, "")
         if flag == "--press":
             inputs.append((f"--press {value}", Press(value)))
