@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import asyncpg
 
-from tests.cli_run import free_port, ivr, serving, user_env
+from tests.cli_run import free_port, ivr, problem_lines, serving, user_env
 
 COUNTED_TABLES = ("calls", "call_events", "agents", "offers", "audit_log",
                   "agent_status_history")
@@ -197,3 +197,14 @@ def test_interactive_simulation_shows_the_menu_before_asking(db_url: str,
     assert "🔊 Pour toute autre demande, tapez 0" in before_prompt
     assert "décroché par client:standardiste-simule" in text
     assert process.returncode == 0
+
+
+async def test_an_answer_no_prompt_asked_for_is_refused(db_url: str, tmp_path: Path) -> None:
+    """A second --press after the caller was routed is reported unused, and the exit is 2."""
+    env = user_env(tmp_path / "var", DATABASE_URL=db_url)
+    done = await ivr("simulate", "--at", "2026-12-02T10:00", "--press", "2", "--press", "5",
+                     env=env, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "décroché par client:standardiste-simule" in done.stdout
+    assert problem_lines(done.stderr) == [
+        "ivr: --press 5 not used: the call ended before a prompt asked for it"]
