@@ -50,7 +50,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | N
     app[keys.CLOCK] = clock or SystemClock()
     app[keys.FLOW] = flow or load_flow(settings.flow_path)
     app[keys.METRICS] = Metrics()
-    app[keys.METRICS].prime([*app[keys.FLOW].services, "none"])
     app[keys.VALIDATOR] = RequestValidator(settings.twilio_auth_token)
     if pool is None:
         app.cleanup_ctx.append(_database)
@@ -63,7 +62,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | N
         app.cleanup_ctx.append(health.metrics_site)
     _routes(app, ringback_wav(settings.ring_cycle_seconds))
     setup_console(app)
+    app[keys.METRICS].prime([*app[keys.FLOW].services, "none"], _webhook_routes(app))
     return app
+
+
+def _webhook_routes(app: web.Application) -> list[str]:
+    """The names the signature middleware counts webhook errors under."""
+    return sorted({route.name for route in app.router.routes()
+                   if route.name and route.resource is not None
+                   and route.resource.canonical.startswith("/twilio/")})
 
 
 def _routes(app: web.Application, ringback: bytes) -> None:

@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 
@@ -16,7 +17,13 @@ from ivr.console import accounts_cli
 from ivr.db.migrate import migrate_url
 from ivr.db.pool import database, server_url
 from ivr.flow.loader import FlowError, load_flow
-from ivr.settings import SettingsError, database_location, load_settings
+from ivr.settings import (
+    DEV_SECRETS_FILE,
+    SettingsError,
+    database_location,
+    load_settings,
+)
+from ivr.startup import CONNECT_ERRORS, StartupError, database_error
 from ivr.store import agents, audit, crisis
 
 log = logging.getLogger("ivr")
@@ -30,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the webhook server")
     serve.add_argument("--dev", action="store_true",
                        help="no Twilio account needed: local secrets are created and printed")
+    serve.add_argument("--open", action="store_true",
+                       help="with --dev: the switchboard is open at every hour (try it at night)")
     sub.add_parser("migrate", help="apply pending database migrations")
     flow = sub.add_parser("flow", help="voice menu files").add_subparsers(dest="action",
                                                                           required=True)
@@ -82,7 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             from ivr.server import serve
 
-            return serve(load_settings(dev=args.dev))
+            if args.open and not args.dev:
+                raise SettingsError("--open applies only with --dev (a real switchboard "
+                                    "keeps the flow's opening hours)")
+            fresh = args.dev and not (database_location()[1] / DEV_SECRETS_FILE).exists()
+            return serve(load_settings(dev=args.dev), new_secrets=fresh, open_always=args.open)
         if args.command == "flow":
             from ivr.flow.speaking import menu_warnings
 
@@ -107,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, FlowError, agents.AgentError, ValueError) as exc:
         print(f"ivr: {exc}", file=sys.stderr)
         return 2
+    except StartupError as exc:
+        print(f"ivr: {exc}", file=sys.stderr)
+        return 1
 
 
 def _logging(args: argparse.Namespace) -> None:
@@ -120,6 +136,13 @@ def _logging(args: argparse.Namespace) -> None:
 
 async def _with_database(args: argparse.Namespace) -> int:
     url, data_dir = database_location()
+    try:
+        return await _on_database(args, url, data_dir)
+    except CONNECT_ERRORS as exc:  # a query that failed stays a traceback: that is a bug
+        raise database_error(exc, url) from None
+
+
+async def _on_database(args: argparse.Namespace, url: str | None, data_dir: Path) -> int:
     if args.command == "migrate":
         async with server_url(url, data_dir) as real_url:
             applied = await migrate_url(real_url)

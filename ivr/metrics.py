@@ -7,6 +7,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 WAIT_BUCKETS = (5, 10, 15, 20, 25, 30, 45, 60, 90, 120, 180, 300)
 RING_BUCKETS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 OUTCOMES = ("answered", "abandoned", "unanswered", "closed", "self_served", "menu_hangup")
+# Every label value the handlers use, so each series is exported at 0 from start-up.
+INPUT_KINDS = ("dtmf", "speech")
+FAILURE_REASONS = ("invalid_key", "no_input", "no_match", "ambiguous", "unconfirmed")
+CLOSED_REASONS = ("hours", "holiday", "closure")
+OFFER_RESULTS = ("placed", "error", "answered", "no_caller", "no-answer", "busy", "failed",
+                 "canceled")
+REJECT_REASONS = ("too_large", "malformed", "missing_signature", "validator_error",
+                  "bad_signature")
 
 
 class Metrics:
@@ -65,11 +73,25 @@ class Metrics:
                                   "Reads of the live gauges from PostgreSQL (at most one per "
                                   "interval, shared by every scrape).", registry=r)
 
-    def prime(self, services: list[str]) -> None:
-        """Export every service's series at 0, so rate() and increase() see the first call."""
+    def prime(self, services: list[str], routes: list[str] | None = None) -> None:
+        """Export every series at 0, so rate() and increase() see the first event of each."""
         for service in services:
             for outcome in OUTCOMES:
                 self.calls.labels(service, outcome)
             for histogram in (self.queue_wait, self.pickup_rings, self.abandoned_wait,
                               self.time_to_human):
                 histogram.labels(service)
+            if service == "none":
+                continue  # calls that chose nothing are neither menu choices nor offers
+            for kind in INPUT_KINDS:
+                self.menu_choices.labels(service, kind)
+            for result in OFFER_RESULTS:
+                self.offers.labels(service, result)
+        for reason in FAILURE_REASONS:
+            self.menu_failures.labels(reason)
+        for reason in CLOSED_REASONS:
+            self.closed_calls.labels(reason)
+        for reason in REJECT_REASONS:
+            self.webhook_rejected.labels(reason)
+        for route in routes or ():
+            self.webhook_errors.labels(route)

@@ -12,6 +12,8 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 TWILIO_API_DEFAULT = "https://api.twilio.com"
+# Where `--dev` places agent calls: the REST stand-in that `ivr simulate --url` runs.
+DEV_TWILIO_API = "http://127.0.0.1:8089"
 DEV_SECRETS_FILE = "dev-secrets.json"
 _T = TypeVar("_T")
 
@@ -50,6 +52,7 @@ class Settings:
     live_gauges_seconds: float = 5.0
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 10.0
+    database_wait_seconds: float = 30.0
 
     def with_overrides(self, **changes: object) -> Settings:
         """Return a copy with some fields changed (tests and the simulator use it)."""
@@ -155,7 +158,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
     if dev:
         for name, value in dev_secrets(data_dir).items():
             env.setdefault(name, value)
-        env.setdefault("IVR_PUBLIC_URL", f"http://{host}:{port}")
+        # A server listening on every interface is still called at 127.0.0.1 by `ivr simulate`.
+        local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        env.setdefault("IVR_PUBLIC_URL", f"http://{local}:{port}")
+        env.setdefault("TWILIO_API_BASE_URL", DEV_TWILIO_API)
     sid = _required(env, "TWILIO_ACCOUNT_SID", "the account SID, AC followed by 32 characters")
     public_url = _required(env, "IVR_PUBLIC_URL", "the https:// base URL Twilio calls")
     hash_key = _required(env, "IVR_HASH_KEY", "a secret of at least 32 characters")
@@ -199,6 +205,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
                                       "a positive number of seconds"),
         body_timeout_seconds=_parse(env, "IVR_BODY_TIMEOUT", 10.0, _positive_float,
                                     "a positive number of seconds"),
+        database_wait_seconds=_parse(env, "IVR_DATABASE_WAIT", 30.0, _non_negative_float,
+                                     "a number of seconds (0 or more)"),
     )
 
 
@@ -248,3 +256,10 @@ def _named_tokens(raw: str) -> tuple[tuple[str, str], ...]:
                                 "(tokens of 16 characters or more) separated by commas")
         pairs.append((name.strip(), token.strip()))
     return tuple(pairs)
+
+
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0:
+        raise ValueError(raw)
+    return value

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.settings import SettingsError, load_settings
+from ivr.settings import DEV_TWILIO_API, SettingsError, load_settings
 
 GOOD = {"TWILIO_AUTH_TOKEN": "t" * 32, "TWILIO_ACCOUNT_SID": "AC" + "a" * 32,
         "IVR_PUBLIC_URL": "https://ivr.example.org", "IVR_ADMIN_TOKEN": "admin",
@@ -55,3 +55,16 @@ def test_serve_with_bad_setting_prints_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "ivr: IVR_PORT='99999' is invalid: expected a TCP port number (1-65535)"]
+
+
+def test_dev_places_agent_calls_with_the_simulator_and_waits_for_the_database(
+        tmp_path: Path) -> None:
+    """--dev sends agent calls to the simulator's stand-in; the database wait is a setting."""
+    dev = load_settings({"IVR_DATA_DIR": str(tmp_path), "IVR_HOST": "0.0.0.0"}, dev=True)
+    assert dev.twilio_api_base_url == DEV_TWILIO_API
+    assert dev.public_url == "http://127.0.0.1:8080"  # what a local simulator calls and signs
+    assert dev.database_wait_seconds == 30.0
+    assert load_settings(GOOD).twilio_api_base_url == "https://api.twilio.com"
+    assert load_settings({**GOOD, "IVR_DATABASE_WAIT": "0"}).database_wait_seconds == 0
+    with pytest.raises(SettingsError, match="IVR_DATABASE_WAIT='soon' is invalid"):
+        load_settings({**GOOD, "IVR_DATABASE_WAIT": "soon"})
