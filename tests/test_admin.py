@@ -51,6 +51,17 @@ async def test_crisis_through_admin_api(aiohttp_client: MakeClient, settings: Se
     assert (await client.post("/admin/crisis", data="not json", headers=AUTH)).status == 400
 
 
+async def test_crisis_until_is_shown_in_the_zone_it_was_given_in(
+        aiohttp_client: MakeClient, settings: Settings, flow: Flow, pool: asyncpg.Pool) -> None:
+    """`until` comes back in the zone the manager wrote it in, and later in Paris time."""
+    client = await aiohttp_client(create_app(settings, flow=flow, pool=pool))
+    on = await client.post("/admin/crisis", json={
+        "active": True, "message": "Crue", "until": "2099-07-01T18:00-04:00"}, headers=AUTH)
+    assert (await on.json())["until"] == "2099-07-01T18:00:00-04:00"
+    read = await client.get("/admin/crisis", headers=AUTH)
+    assert (await read.json())["until"] == "2099-07-02T00:00:00+02:00"  # Paris, summer time
+
+
 async def test_agents_through_admin_api(aiohttp_client: MakeClient, settings: Settings,
                                         flow: Flow, pool: asyncpg.Pool) -> None:
     """Create, list, set status, delete; each bad input gets its own 4xx."""

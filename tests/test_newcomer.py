@@ -194,7 +194,7 @@ def test_interactive_simulation_shows_the_menu_before_asking(db_url: str,
         os.close(leader)
     text = seen.decode(errors="replace")
     before_prompt = text.split("Vos touches", 1)[0]
-    assert "🔊 Pour toute autre demande, tapez 0" in before_prompt
+    assert "🔊 Autre demande, tapez 0." in before_prompt  # the menu's last line (flows/loire.yaml)
     assert "décroché par client:standardiste-simule" in text
     assert process.returncode == 0
 

@@ -7,8 +7,9 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -112,13 +113,14 @@ def _when(value: object) -> datetime | None:
     return parsed
 
 
-async def get_crisis(request: web.Request) -> web.Response:
-    """The crisis announcement's state."""
+async def get_crisis(request: web.Request, shown_in: tzinfo | None = None) -> web.Response:
+    """The crisis announcement's state, times in `shown_in` or the flow's zone (never UTC)."""
     state = await crisis.status(request.app[keys.POOL], request.app[keys.CLOCK].now())
+    zone = shown_in or ZoneInfo(request.app[keys.FLOW].timezone)
     return web.json_response({
         "active": state.active, "message": state.message,
-        "until": state.until.isoformat() if state.until else None,
-        "changed_at": state.changed_at.isoformat() if state.changed_at else None,
+        "until": state.until.astimezone(zone).isoformat() if state.until else None,
+        "changed_at": state.changed_at.astimezone(zone).isoformat() if state.changed_at else None,
         "changed_by": state.changed_by})
 
 
@@ -139,7 +141,7 @@ async def set_crisis(request: web.Request) -> web.Response:
     await audit.record(pool, at=now, actor=actor, surface="admin_api",
                        action="crisis.on" if active else "crisis.off", target="crisis",
                        detail={"message": message, "until": until})
-    return await get_crisis(request)
+    return await get_crisis(request, until.tzinfo if until else None)
 
 
 async def list_agents(request: web.Request) -> web.Response:
