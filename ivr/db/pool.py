@@ -19,10 +19,22 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
                               schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release without asyncpg's reset query: this app leaves no session state behind.
+
+    asyncpg's default runs `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`
+    on every release: one more round trip per pool use, measured as 100 of the 169 statements
+    of a complete call. Nothing here needs it: no SET or LISTEN on pooled connections, cursors
+    only inside transactions, advisory locks transaction-scoped (the migration's session lock
+    is released in a `finally`). asyncpg still rolls back a transaction left open (its
+    `_reset` runs before this hook) and drops listeners.
+    """
+
+
 async def create_pool(url: str, *, max_size: int = 10) -> asyncpg.Pool:
     """Open a pool whose connections speak jsonb as Python objects."""
     pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size, init=_init_connection,
-                                     command_timeout=10)
+                                     reset=_keep_session, command_timeout=10)
     assert pool is not None
     return pool
 

@@ -10,7 +10,7 @@ from aiohttp import web
 from ivr import acd, outcomes, twiml, urls
 from ivr.flow.model import Prompt
 from ivr.store import agents, calls, offers
-from ivr.views.context import Context, context, field, form, respond
+from ivr.views.context import Context, context, field, form, number, respond
 
 
 def _service(ctx: Context, request: web.Request) -> str | None:
@@ -72,7 +72,8 @@ async def pickup(request: web.Request) -> web.Response:
         await calls.record_event(ctx.pool, caller_sid, "pickup", "pickup", now,
                                  {"agent_leg": field(data, "DequeingCallSid"), "offer": offer_id,
                                   "queue_time": field(data, "QueueTime")})
-        outcomes.count(ctx.metrics, await calls.answer(ctx.pool, caller_sid, now, ctx.rings))
+        outcomes.count(ctx.metrics, await calls.answer(ctx.pool, caller_sid, now, ctx.rings,
+                                                       number(data, "QueueTime")))
         if offer_id.isdigit():
             await offers.picked(ctx.pool, int(offer_id), caller_sid)
     return respond(twiml.empty())

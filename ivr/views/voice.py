@@ -22,10 +22,10 @@ async def incoming(request: web.Request) -> web.Response:
     announcement = await crisis.current(ctx.pool, now)
     decision = engine.begin(ctx.flow, now, announcement)
     if call_sid:
-        await calls.record_arrival(ctx.pool, call_sid,
-                                   hash_number(ctx.settings.hash_key, field(data, "From")),
-                                   field(data, "To") or None, now)
-        first = await _log(ctx, call_sid, "begin", decision)
+        # The arrival and its first event in one round trip.
+        first = await _log(ctx, call_sid, "begin", decision,
+                           hash_number(ctx.settings.hash_key, field(data, "From")),
+                           field(data, "To") or None)
         if first and announcement and not isinstance(decision.action, Close):
             ctx.metrics.crisis_calls.inc()
             await calls.mark_crisis(ctx.pool, call_sid)
@@ -52,10 +52,11 @@ async def gather(request: web.Request) -> web.Response:
     return respond(render(decision.action, ctx.flow, ctx.settings))
 
 
-async def _log(ctx: Context, call_sid: str, key: str, decision: Decision) -> bool:
+async def _log(ctx: Context, call_sid: str, key: str, decision: Decision,
+               caller_hash: str | None = None, called: str | None = None) -> bool:
     """Record the step; count it in the metrics only the first time it is seen."""
     fresh = await calls.record_event(ctx.pool, call_sid, key, decision.event, ctx.clock.now(),
-                                     decision.detail)
+                                     decision.detail, caller_hash=caller_hash, called=called)
     if fresh:
         detail = decision.detail
         if decision.event == "choice":
