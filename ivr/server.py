@@ -7,6 +7,7 @@ import logging
 from aiohttp import web
 
 from ivr.app import create_app
+from ivr.logs import ACCESS_LOGGER, AccessLog, batch_logging, flushing
 from ivr.settings import Settings
 
 log = logging.getLogger("ivr.server")
@@ -24,5 +25,11 @@ def serve(settings: Settings) -> int:
         print(f"  try: ivr simulate --url {settings.public_url} --press 2", flush=True)
     log.info("serving flow %s on http://%s:%s (public URL %s)", settings.flow_path,
              settings.host, settings.port, settings.public_url)
-    web.run_app(app, host=settings.host, port=settings.port, print=None)
+    handler = batch_logging()
+    app.cleanup_ctx.append(flushing(handler))
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, print=None,
+                    access_log=ACCESS_LOGGER, access_log_class=AccessLog)
+    finally:
+        handler.flush()
     return 0
