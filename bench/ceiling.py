@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
@@ -47,7 +48,7 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     args = parser.parse_args()
 
-    async def database(app: web.Application) -> object:
+    async def database(app: web.Application) -> AsyncIterator[None]:
         pool = await asyncpg.create_pool(args.database_url, min_size=1, max_size=10)
         assert pool is not None
         await pool.execute(SCHEMA)

