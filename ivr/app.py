@@ -10,6 +10,7 @@ from twilio.request_validator import RequestValidator
 
 from ivr import keys
 from ivr.clock import Clock, SystemClock
+from ivr.crisis_cache import CrisisCache
 from ivr.db.pool import database
 from ivr.dialer import Dialer
 from ivr.flow.loader import load_flow
@@ -26,6 +27,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     async with database(settings.database_url, settings.data_dir) as pool:
         app[keys.POOL] = pool
         yield
+
+
+async def _crisis_cache(app: web.Application) -> AsyncIterator[None]:
+    cache = CrisisCache(app[keys.POOL])
+    await cache.start()
+    app[keys.CRISIS] = cache
+    yield
+    await cache.stop()
 
 
 async def _dialer(app: web.Application) -> AsyncIterator[None]:
@@ -50,6 +59,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | N
         app.cleanup_ctx.append(_database)
     else:
         app[keys.POOL] = pool
+    app.cleanup_ctx.append(_crisis_cache)
     app.cleanup_ctx.append(_dialer)
     _routes(app, ringback_wav(settings.ring_cycle_seconds))
     return app

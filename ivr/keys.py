@@ -7,6 +7,7 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from ivr.clock import Clock
+from ivr.crisis_cache import CrisisCache
 from ivr.dialer import Dialer
 from ivr.flow.model import Flow
 from ivr.metrics import Metrics
@@ -19,3 +20,4 @@ METRICS = web.AppKey("metrics", Metrics)
 VALIDATOR = web.AppKey("validator", RequestValidator)
 POOL = web.AppKey("pool", asyncpg.Pool)
 DIALER = web.AppKey("dialer", Dialer)
+CRISIS = web.AppKey("crisis", CrisisCache)

@@ -36,7 +36,22 @@ async def create_pool(url: str, *, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size, init=_init_connection,
                                      reset=_keep_session, command_timeout=10)
     assert pool is not None
+    _urls[id(pool)] = url
     return pool
+
+
+# Where each pool connects, for connections that must live outside it (LISTEN). Keyed by
+# id: asyncpg's Pool takes no weak references; a pool's URL is a few bytes kept for good.
+_urls: dict[int, str] = {}
+
+
+async def connect_beside(pool: asyncpg.Pool) -> asyncpg.Connection | None:
+    """A connection of its own to the pool's database (None for a pool made elsewhere)."""
+    url = _urls.get(id(pool))
+    if url is None:
+        return None
+    conn: asyncpg.Connection = await asyncpg.connect(url, timeout=5)
+    return conn
 
 
 @asynccontextmanager

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ivr import outcomes
+from ivr import keys, outcomes
 from ivr.flow import engine
 from ivr.flow.engine import CallerInput, Close, Decision, Position, Route
 from ivr.privacy import hash_number
-from ivr.store import calls, crisis
+from ivr.store import calls
 from ivr.views.context import Context, context, field, form, number, respond
 from ivr.views.render import render
 
@@ -19,7 +19,7 @@ async def incoming(request: web.Request) -> web.Response:
     data = await form(request)
     call_sid = field(data, "CallSid")
     now = ctx.clock.now()
-    announcement = await crisis.current(ctx.pool, now)
+    announcement = await request.app[keys.CRISIS].current(now)
     decision = engine.begin(ctx.flow, now, announcement)
     if call_sid:
         # The arrival and its first event in one round trip.
@@ -44,7 +44,8 @@ async def gather(request: web.Request) -> web.Response:
     heard = CallerInput(digits=field(data, "Digits")[:8], speech=field(data, "SpeechResult"),
                         confidence=number(data, "Confidence"))
     now = ctx.clock.now()
-    decision = engine.respond(ctx.flow, position, heard, await crisis.current(ctx.pool, now))
+    decision = engine.respond(ctx.flow, position, heard,
+                              await request.app[keys.CRISIS].current(now))
     if call_sid:
         await _log(ctx, call_sid, f"step:{position.seq}", decision)
         if isinstance(decision.action, Route):
