@@ -8,7 +8,7 @@ import asyncpg
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from ivr import keys
+from ivr import acd, keys
 from ivr.clock import Clock, SystemClock
 from ivr.crisis_cache import CrisisCache
 from ivr.db.pool import database
@@ -16,6 +16,7 @@ from ivr.dialer import Dialer
 from ivr.flow.loader import load_flow
 from ivr.flow.model import Flow
 from ivr.metrics import Metrics
+from ivr.offer_pass import OfferPasses
 from ivr.ringback import ringback_wav
 from ivr.security import MAX_FORM_BYTES, twilio_guard
 from ivr.settings import Settings
@@ -55,6 +56,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | N
     app[keys.METRICS] = Metrics()
     app[keys.METRICS].prime([*app[keys.FLOW].services, "none"])
     app[keys.VALIDATOR] = RequestValidator(settings.twilio_auth_token)
+    app[keys.OFFER_PASSES] = OfferPasses(lambda: acd.offer_waiting(app))
     if pool is None:
         app.cleanup_ctx.append(_database)
     else:

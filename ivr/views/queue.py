@@ -7,7 +7,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from ivr import acd, outcomes, twiml, urls
+from ivr import keys, outcomes, twiml, urls
 from ivr.flow.model import Prompt
 from ivr.store import agents, calls, offers
 from ivr.views.context import Context, context, field, form, number, respond
@@ -35,7 +35,7 @@ async def wait(request: web.Request) -> web.Response:
     if await agents.online_count(ctx.pool, service) == 0:
         await calls.overflow(ctx.pool, call_sid, "no_agent")
         return respond(twiml.leave_queue())
-    await acd.offer_waiting(request.app)
+    await request.app[keys.OFFER_PASSES].request()
     announcement = await _announcement(ctx, call_sid, service, since, now)
     return respond(twiml.wait_music(ctx.flow.voice, music_url=policy.music_url
                                     if policy.waiting == "music" else None,
