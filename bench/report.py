@@ -40,7 +40,8 @@ def table(summary: dict[str, Any]) -> str:
         w = m["complete_calls"]
         if w:
             lines.append(
-                f"  complete calls: {w['calls_per_s']:.1f}/s "
+                f"  complete calls: {w['calls_per_s']:.1f}/s in the window, "
+                f"{w['calls_per_s_overall']:.1f}/s with the last calls' end "
                 f"({w['webhooks_per_call']:.1f} webhooks each; "
                 f"x{_fmt(w['ratio_to_ceiling'], '.2f')} of the ceiling's webhooks/s); "
                 f"CPU per call: server {1000 * w['server_cpu_s_per_call']:.1f} ms, "
