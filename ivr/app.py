@@ -8,15 +8,17 @@ import asyncpg
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from ivr import keys
+from ivr import acd, keys
 from ivr.clock import Clock, SystemClock
 from ivr.console import setup_console
+from ivr.crisis_cache import CrisisCache
 from ivr.db.pool import database
 from ivr.dialer import Dialer
 from ivr.flow.loader import load_flow
 from ivr.flow.model import Flow
 from ivr.live import LIVE, LiveGauges
 from ivr.metrics import Metrics
+from ivr.offer_pass import OfferPasses
 from ivr.retention_task import daily_purge
 from ivr.ringback import ringback_wav
 from ivr.security import MAX_FORM_BYTES, twilio_guard
@@ -30,6 +32,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     async with database(settings.database_url, settings.data_dir) as pool:
         app[keys.POOL] = pool
         yield
+
+
+async def _crisis_cache(app: web.Application) -> AsyncIterator[None]:
+    cache = CrisisCache(app[keys.POOL])
+    await cache.start()
+    app[keys.CRISIS] = cache
+    yield
+    await cache.stop()
 
 
 async def _dialer(app: web.Application) -> AsyncIterator[None]:
@@ -51,10 +61,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | N
     app[keys.FLOW] = flow or load_flow(settings.flow_path)
     app[keys.METRICS] = Metrics()
     app[keys.VALIDATOR] = RequestValidator(settings.twilio_auth_token)
+    app[keys.OFFER_PASSES] = OfferPasses(lambda: acd.offer_waiting(app))
     if pool is None:
         app.cleanup_ctx.append(_database)
     else:
         app[keys.POOL] = pool
+    app.cleanup_ctx.append(_crisis_cache)
     app.cleanup_ctx.append(_dialer)
     app.cleanup_ctx.append(daily_purge)
     app[LIVE] = LiveGauges(settings.live_gauges_seconds)

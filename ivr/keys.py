@@ -7,9 +7,11 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from ivr.clock import Clock
+from ivr.crisis_cache import CrisisCache
 from ivr.dialer import Dialer
 from ivr.flow.model import Flow
 from ivr.metrics import Metrics
+from ivr.offer_pass import OfferPasses
 from ivr.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -19,3 +21,5 @@ METRICS = web.AppKey("metrics", Metrics)
 VALIDATOR = web.AppKey("validator", RequestValidator)
 POOL = web.AppKey("pool", asyncpg.Pool)
 DIALER = web.AppKey("dialer", Dialer)
+CRISIS = web.AppKey("crisis", CrisisCache)
+OFFER_PASSES = web.AppKey("offer_passes", OfferPasses)

@@ -10,6 +10,7 @@ from aiohttp import web
 from ivr.app import create_app
 from ivr.devmode import always_open
 from ivr.flow.loader import load_flow
+from ivr.logs import ACCESS_LOGGER, AccessLog, batch_logging, flushing
 from ivr.settings import Settings
 from ivr.startup import DATABASE_ERRORS, bind_error, database_error, wait_for_database
 from ivr.timeouts import runner_options
@@ -39,6 +40,8 @@ def serve(settings: Settings, *, new_secrets: bool = False, open_always: bool = 
     if settings.database_url is not None:
         asyncio.run(wait_for_database(settings.database_url, settings.database_wait_seconds))
     app = create_app(settings, flow=flow)
+    handler = batch_logging()
+    app.cleanup_ctx.append(flushing(handler))
 
     def serving(_: str) -> None:
         # aiohttp calls this once every site listens: only then do we say we serve.
@@ -50,6 +53,7 @@ def serve(settings: Settings, *, new_secrets: bool = False, open_always: bool = 
 
     try:
         web.run_app(app, host=settings.host, port=settings.port, print=serving,
+                    access_log=ACCESS_LOGGER, access_log_class=AccessLog,
                     **runner_options(settings))
     except OSError as exc:
         problem = bind_error(exc, settings.host, settings.port)
@@ -58,4 +62,6 @@ def serve(settings: Settings, *, new_secrets: bool = False, open_always: bool = 
         raise problem from None
     except DATABASE_ERRORS as exc:
         raise database_error(exc, settings.database_url) from None
+    finally:
+        handler.flush()
     return 0

@@ -23,12 +23,39 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
                               schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release without asyncpg's reset query: this app leaves no session state behind.
+
+    asyncpg's default runs `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`
+    on every release: one more round trip per pool use, measured as 100 of the 169 statements
+    of a complete call. Nothing here needs it: no SET or LISTEN on pooled connections, cursors
+    only inside transactions, advisory locks transaction-scoped (the migration's session lock
+    is released in a `finally`). asyncpg still rolls back a transaction left open (its
+    `_reset` runs before this hook) and drops listeners.
+    """
+
+
 async def create_pool(url: str, *, max_size: int = 10) -> asyncpg.Pool:
     """Open a pool whose connections speak jsonb as Python objects."""
     pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size, init=_init_connection,
-                                     command_timeout=10)
+                                     reset=_keep_session, command_timeout=10)
     assert pool is not None
+    _urls[id(pool)] = url
     return pool
+
+
+# Where each pool connects, for connections that must live outside it (LISTEN). Keyed by
+# id: asyncpg's Pool takes no weak references; a pool's URL is a few bytes kept for good.
+_urls: dict[int, str] = {}
+
+
+async def connect_beside(pool: asyncpg.Pool) -> asyncpg.Connection | None:
+    """A connection of its own to the pool's database (None for a pool made elsewhere)."""
+    url = _urls.get(id(pool))
+    if url is None:
+        return None
+    conn: asyncpg.Connection = await asyncpg.connect(url, timeout=5)
+    return conn
 
 
 @asynccontextmanager

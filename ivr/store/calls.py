@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -32,17 +32,24 @@ async def record_arrival(pool: asyncpg.Pool, call_sid: str, caller_hash: str | N
     return status.endswith(" 1")
 
 
+_RECORD_EVENT = """
+    WITH call AS (
+        INSERT INTO calls (call_sid, caller_hash, called, arrived_at) VALUES ($1, $6, $7, $4)
+        ON CONFLICT (call_sid) DO NOTHING)
+    INSERT INTO call_events (call_sid, event_key, kind, at, detail)
+    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (call_sid, event_key) DO NOTHING"""
+
+
 async def record_event(pool: asyncpg.Pool, call_sid: str, key: str, kind: str, now: datetime,
-                       detail: dict[str, Any] | None = None) -> bool:
-    """Append one event; False when an event with this key was already stored for the call."""
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            """INSERT INTO calls (call_sid, arrived_at) VALUES ($1, $2)
-               ON CONFLICT (call_sid) DO NOTHING""", call_sid, now)
-        status = await conn.execute(
-            """INSERT INTO call_events (call_sid, event_key, kind, at, detail)
-               VALUES ($1, $2, $3, $4, $5) ON CONFLICT (call_sid, event_key) DO NOTHING""",
-            call_sid, key, kind, now, detail or {})
+                       detail: dict[str, Any] | None = None, *, caller_hash: str | None = None,
+                       called: str | None = None) -> bool:
+    """Append one event (creating the call if unknown); False when the key was already stored.
+
+    One statement, so one round trip: the call's row and the event are written together
+    (the foreign key is checked at the end of the statement, after the CTE's insert).
+    """
+    status = await pool.execute(_RECORD_EVENT, call_sid, key, kind, now, detail or {},
+                                caller_hash, called)
     return status.endswith(" 1")
 
 
@@ -122,54 +129,76 @@ async def overflow(pool: asyncpg.Pool, call_sid: str, reason: str) -> None:
                        call_sid, reason)
 
 
-async def answer(pool: asyncpg.Pool, call_sid: str, now: datetime,
-                 policy: RingPolicy) -> Ended | None:
-    """A human picked up: close the wait as answered, in seconds and rings."""
-    async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
+async def answer(pool: asyncpg.Pool, call_sid: str, now: datetime, policy: RingPolicy,
+                 queue_time: float | None = None) -> Ended | None:
+    """A human picked up: close the wait as answered, in seconds and rings.
+
+    When the pickup comes before the caller's first waitUrl (the queue entry is not known
+    yet), Twilio's own QueueTime of the pickup request dates the entry. Two round trips, no
+    transaction: the UPDATE only applies if the row is still as it was read.
+    """
+    for _ in range(3):
+        row = await pool.fetchrow(
             """SELECT queued_at, arrived_at, COALESCE(requested_service, service, 'none') AS svc
-               FROM calls WHERE call_sid = $1 AND outcome IS NULL AND queued_at IS NOT NULL
-               FOR UPDATE""", call_sid)
+               FROM calls WHERE call_sid = $1 AND outcome IS NULL""", call_sid)
         if row is None:
             return None
-        wait = max((now - row["queued_at"]).total_seconds(), 0.0)
+        queued_at = row["queued_at"]
+        if queued_at is None and queue_time is None:
+            return None
+        since = queued_at if queued_at is not None else now - timedelta(seconds=queue_time or 0)
+        wait = max((now - since).total_seconds(), 0.0)
         rings = policy.ring_of(wait)
         met = policy.met(wait)
-        await conn.execute(
+        done = await pool.fetchval(
             """UPDATE calls SET state = 'answered', outcome = 'answered', answered_at = $2,
-                      wait_seconds = $3, rings = $4, target_met = $5
-               WHERE call_sid = $1""", call_sid, now, wait, rings, met)
-    to_human = max((now - row["arrived_at"]).total_seconds(), 0.0)
-    return Ended(row["svc"], "answered", wait, rings, met, to_human)
+                      wait_seconds = $3, rings = $4, target_met = $5,
+                      queued_at = COALESCE(queued_at, $6)
+               WHERE call_sid = $1 AND outcome IS NULL AND queued_at IS NOT DISTINCT FROM $7
+               RETURNING true""", call_sid, now, wait, rings, met, since, queued_at)
+        if done:
+            to_human = max((now - row["arrived_at"]).total_seconds(), 0.0)
+            return Ended(row["svc"], "answered", wait, rings, met, to_human)
+    return None
 
 
 async def hang_up(pool: asyncpg.Pool, call_sid: str, now: datetime,
                   policy: RingPolicy) -> Ended | None:
-    """The call ended: give an outcome to a call that had none yet."""
-    async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
+    """The call ended: give an outcome to a call that had none yet.
+
+    Two round trips, no transaction: the UPDATE applies only if the state read is still the
+    row's (else another webhook moved the call meanwhile, and it is read again).
+    """
+    for _ in range(3):
+        row = await pool.fetchrow(
             """SELECT state, queued_at, COALESCE(requested_service, 'none') AS svc
-               FROM calls WHERE call_sid = $1 FOR UPDATE""", call_sid)
+               FROM calls WHERE call_sid = $1""", call_sid)
         if row is None:
             return None
-        await conn.execute(
-            "UPDATE calls SET ended_at = COALESCE(ended_at, $2) WHERE call_sid = $1",
-            call_sid, now)
         state = row["state"]
         if state in ("answered", "ended"):
+            await pool.execute(
+                "UPDATE calls SET ended_at = COALESCE(ended_at, $2) WHERE call_sid = $1",
+                call_sid, now)
             return None
+        wait: float | None = None
+        rings: int | None = None
         if state == "queued" and row["queued_at"] is not None:
+            outcome = "abandoned"
             wait = max((now - row["queued_at"]).total_seconds(), 0.0)
             rings = policy.ring_of(wait)
-            await conn.execute(
-                """UPDATE calls SET state = 'ended', outcome = 'abandoned', wait_seconds = $2,
-                          rings = $3, target_met = false WHERE call_sid = $1""",
-                call_sid, wait, rings)
-            return Ended(row["svc"], "abandoned", wait, rings, False)
-        outcome = "self_served" if state == "routed" else "menu_hangup"
-        await conn.execute("UPDATE calls SET state = 'ended', outcome = $2 WHERE call_sid = $1",
-                           call_sid, outcome)
-        return Ended(row["svc"], outcome)
+        else:
+            outcome = "self_served" if state == "routed" else "menu_hangup"
+        done = await pool.fetchval(
+            """UPDATE calls SET state = 'ended', outcome = $3, wait_seconds = $4, rings = $5,
+                      target_met = CASE WHEN $3 = 'abandoned' THEN false END,
+                      ended_at = COALESCE(ended_at, $2)
+               WHERE call_sid = $1 AND state = $6 AND outcome IS NULL
+               AND queued_at IS NOT DISTINCT FROM $7 RETURNING true""",
+            call_sid, now, outcome, wait, rings, state, row["queued_at"])
+        if done:
+            return Ended(row["svc"], outcome, wait, rings, False if wait is not None else None)
+    return None
 
 
 async def give_up(pool: asyncpg.Pool, call_sid: str, now: datetime,

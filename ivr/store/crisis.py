@@ -10,6 +10,8 @@ import asyncpg
 from ivr.flow.engine import Crisis
 
 MAX_MESSAGE = 1000
+# Instances LISTEN here to drop their cached copy (ivr/crisis_cache.py).
+CHANNEL = "ivr_crisis"
 
 
 @dataclass(frozen=True)
@@ -61,3 +63,4 @@ async def switch(pool: asyncpg.Pool, *, active: bool, message: str | None,
         await conn.execute(
             """INSERT INTO crisis_changes (active, message, until, changed_at, changed_by)
                VALUES ($1, $2, $3, $4, $5)""", active, message, until, now, by)
+        await conn.execute("SELECT pg_notify($1, '')", CHANNEL)

@@ -7,11 +7,11 @@ from datetime import datetime
 
 from aiohttp import web
 
-from ivr import acd, outcomes, twiml, urls
+from ivr import keys, outcomes, twiml, urls
 from ivr.flow.engine import queue_intro
 from ivr.flow.model import Prompt
 from ivr.store import agents, calls, offers
-from ivr.views.context import Context, context, field, form, respond
+from ivr.views.context import Context, context, field, form, number, respond
 
 
 def _service(ctx: Context, request: web.Request) -> str | None:
@@ -39,7 +39,7 @@ async def wait(request: web.Request) -> web.Response:
     if await agents.online_count(ctx.pool, service) == 0:
         await calls.overflow(ctx.pool, call_sid, "no_agent")
         return respond(twiml.leave_queue(intro, ctx.flow.voice))
-    await acd.offer_waiting(request.app)
+    await request.app[keys.OFFER_PASSES].request()
     announcement = await _announcement(ctx, call_sid, service, since, now)
     return respond(twiml.wait_music(ctx.flow.voice, music_url=policy.music_url
                                     if policy.waiting == "music" else None,
@@ -76,7 +76,8 @@ async def pickup(request: web.Request) -> web.Response:
         await calls.record_event(ctx.pool, caller_sid, "pickup", "pickup", now,
                                  {"agent_leg": field(data, "DequeingCallSid"), "offer": offer_id,
                                   "queue_time": field(data, "QueueTime")})
-        outcomes.count(ctx.metrics, await calls.answer(ctx.pool, caller_sid, now, ctx.rings))
+        outcomes.count(ctx.metrics, await calls.answer(ctx.pool, caller_sid, now, ctx.rings,
+                                                       number(data, "QueueTime")))
         if offer_id.isdigit():
             await offers.picked(ctx.pool, int(offer_id), caller_sid)
     return respond(twiml.empty())

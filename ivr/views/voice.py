@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ivr import outcomes
+from ivr import keys, outcomes
 from ivr.flow import engine
 from ivr.flow.engine import CallerInput, Close, Decision, Position, Route
 from ivr.privacy import hash_number
-from ivr.store import calls, crisis, self_service
+from ivr.store import calls, self_service
 from ivr.views.context import Context, context, field, form, number, respond
 from ivr.views.render import render
 
@@ -19,13 +19,13 @@ async def incoming(request: web.Request) -> web.Response:
     data = await form(request)
     call_sid = field(data, "CallSid")
     now = ctx.clock.now()
-    announcement = await crisis.current(ctx.pool, now)
+    announcement = await request.app[keys.CRISIS].current(now)
     decision = engine.begin(ctx.flow, now, announcement)
     if call_sid:
-        await calls.record_arrival(ctx.pool, call_sid,
-                                   hash_number(ctx.settings.hash_key, field(data, "From")),
-                                   field(data, "To") or None, now)
-        first = await _log(ctx, call_sid, "begin", decision)
+        # The arrival and its first event in one round trip.
+        first = await _log(ctx, call_sid, "begin", decision,
+                           hash_number(ctx.settings.hash_key, field(data, "From")),
+                           field(data, "To") or None)
         if first and announcement:
             ctx.metrics.crisis_calls.inc()
             await calls.mark_crisis(ctx.pool, call_sid)
@@ -44,7 +44,8 @@ async def gather(request: web.Request) -> web.Response:
     heard = CallerInput(digits=field(data, "Digits")[:8], speech=field(data, "SpeechResult"),
                         confidence=number(data, "Confidence"))
     now = ctx.clock.now()
-    decision = engine.respond(ctx.flow, position, heard, await crisis.current(ctx.pool, now))
+    decision = engine.respond(ctx.flow, position, heard,
+                              await request.app[keys.CRISIS].current(now))
     if call_sid:
         await _log(ctx, call_sid, f"step:{position.seq}", decision)
         if decision.event == "answer":
@@ -56,10 +57,11 @@ async def gather(request: web.Request) -> web.Response:
     return respond(render(decision.action, ctx.flow, ctx.settings))
 
 
-async def _log(ctx: Context, call_sid: str, key: str, decision: Decision) -> bool:
+async def _log(ctx: Context, call_sid: str, key: str, decision: Decision,
+               caller_hash: str | None = None, called: str | None = None) -> bool:
     """Record the step; count it in the metrics only the first time it is seen."""
     fresh = await calls.record_event(ctx.pool, call_sid, key, decision.event, ctx.clock.now(),
-                                     decision.detail)
+                                     decision.detail, caller_hash=caller_hash, called=called)
     if fresh:
         detail = decision.detail
         if decision.event == "choice":
