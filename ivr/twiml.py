@@ -17,7 +17,8 @@ def _speak(node: VoiceResponse | Gather, prompts: Iterable[Prompt], voice: Voice
         if prompt.audio_url:
             node.play(prompt.audio_url)
         elif prompt.text:
-            node.say(prompt.text, voice=voice.voice, language=voice.language)
+            spoken = prompt.voice or voice
+            node.say(prompt.text, voice=spoken.voice, language=spoken.language)
 
 
 def ask(prompts: Iterable[Prompt], voice: Voice, *, action_url: str, hints: Iterable[str],

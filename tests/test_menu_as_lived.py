@@ -128,9 +128,13 @@ async def test_zero_after_an_answer_reaches_reception(harness: Harness) -> None:
 
 async def test_listener_hears_each_sentence_once_in_order(harness: Harness,
                                                           flow: Flow) -> None:
-    """A caller who waits for the end hears greeting, notice, confidentiality, menu, once each."""
+    """A caller who waits for the end hears greeting, notice, confidentiality, menu, once each.
+
+    The offer of English (issue 16) comes right after the greeting.
+    """
     result = await _call(harness, Press("2"))
     expected = [flow.prompts[n].text for n in ("greeting", "notice", "confidentiality")]
+    expected.insert(1, "For English, press 9.")
     expected += _menu_texts(flow)
     assert result.heard[:len(expected)] == expected
     assert result.cuts == []
@@ -205,7 +209,8 @@ async def test_every_call_starts_with_the_notice(settings: Settings, flow: Flow,
     """Open, closed or on a holiday, the call starts with the greeting and the notice."""
     async with running(settings, flow, db_url, paris(moment)) as h:
         result = await _call(h, Press("0"))
-    assert result.heard[:2] == [flow.prompts["greeting"].text, NOTICE]
+    offer = ["For English, press 9."] if moment == OPEN else []  # issue 16: open menu only
+    assert result.heard[:2 + len(offer)] == [flow.prompts["greeting"].text, *offer, NOTICE]
 
 
 async def test_crisis_announcement_plays_when_closed(settings: Settings, flow: Flow,

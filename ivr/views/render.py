@@ -9,7 +9,9 @@ from ivr.settings import Settings
 
 
 def render(action: Action, flow: Flow, settings: Settings) -> str:
-    """The TwiML for one engine action."""
+    """The TwiML for one engine action, in the voice of the caller's language."""
+    lang = action.language if action.language in flow.translations else None
+    flow = flow.in_language(lang)
     if isinstance(action, Ask):
         return twiml.ask(action.prompts, flow.voice,
                          action_url=urls.gather_url(settings, action.position.to_query()),
@@ -18,7 +20,7 @@ def render(action: Action, flow: Flow, settings: Settings) -> str:
         return twiml.enqueue(action.prompts, flow.voice,
                              queue_name=flow.queue_name(action.service),
                              wait_url=urls.wait_url(settings, action.service,
-                                                    intro=action.intro),
-                             action_url=urls.enqueue_done_url(settings, action.service))
+                                                    intro=action.intro, lang=lang),
+                             action_url=urls.enqueue_done_url(settings, action.service, lang))
     assert isinstance(action, Close | End)
     return twiml.say_and_hang_up(action.prompts, flow.voice)
