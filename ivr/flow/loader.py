@@ -169,7 +169,7 @@ def parse_flow(raw: Any, source: str = "<flow>") -> Flow:
                 answers=answers, max_attempts=attempts, gather_timeout_seconds=timeout,
                 menu_max_seconds=menu_max, crisis_service=crisis_service)
     # Imported here: translations reuse this module's checks (a cycle at import time).
-    from ivr.flow.translations import translations  # noqa: I001
+    from ivr.flow.translations import translations
 
     with c.at("languages"):
         flow = translations(c, doc.get("languages", {}), flow)

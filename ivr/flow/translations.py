@@ -8,14 +8,13 @@ from typing import Any
 
 from ivr.flow.loader import (
     _ID,
-    PROMPT_VALUES,
     _Checker,
     _keywords,
     _prompt,
     _speech,
     _voice,
 )
-from ivr.flow.model import LANGUAGE_OFFER, Answer, Flow, Prompt, Relay, Service
+from ivr.flow.model import LANGUAGE_OFFER, PROMPT_VALUES, Answer, Flow, Prompt, Relay, Service
 
 _CODE = re.compile(r"^[a-z]{2}$")
 _FIELDS = ("voice", "key", "offer", "prompts", "services", "answers", "speech", "relay")

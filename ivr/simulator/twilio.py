@@ -236,6 +236,7 @@ class CallerLeg:
         """Play one Say / Play / Pause to the caller; True if `wake` interrupted it."""
         if verb.name == "Say":
             self.result.heard.append(verb.text)
+            self.result.languages.append(verb.attrs.get("language", "en-US"))
             self.note(f"🔊 {verb.text}")
             return await self.sleep(_duration(verb, 0), wake)
         if verb.name == "Play":
@@ -364,6 +365,7 @@ class CallerLeg:
             into = max(at - elapsed, 0.0)
             if child.name == "Say":
                 self.result.heard.append(child.text)
+                self.result.languages.append(child.attrs.get("language", "en-US"))
                 self.note(f"🔊 {child.text}")
             await self.sleep(into)
             self.result.cuts.append((child.text, into))

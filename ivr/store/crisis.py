@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-
-import json
-from collections.abc import Mapping
 
 import asyncpg
 
@@ -29,11 +27,11 @@ class CrisisStatus:
 async def current(pool: asyncpg.Pool, now: datetime) -> Crisis | None:
     """The announcement to play now, or None (switched off or expired)."""
     row = await pool.fetchrow(
-        """SELECT message, translated::text AS translated FROM crisis_state
+        """SELECT message, translated FROM crisis_state
            WHERE active AND (until IS NULL OR until > $1)""", now)
     if row is None or not row["message"]:
         return None
-    return Crisis(row["message"], json.loads(row["translated"]))
+    return Crisis(row["message"], row["translated"])
 
 
 async def status(pool: asyncpg.Pool, now: datetime) -> CrisisStatus:
@@ -67,12 +65,12 @@ async def switch(pool: asyncpg.Pool, *, active: bool, message: str | None,
         await conn.execute(
             """INSERT INTO crisis_state (id, message, active, until, changed_at, changed_by,
                                         translated)
-               VALUES (1, $1, $2, $3, $4, $5, $6::jsonb)
+               VALUES (1, $1, $2, $3, $4, $5, $6)
                ON CONFLICT (id) DO UPDATE SET message = EXCLUDED.message,
                    active = EXCLUDED.active, until = EXCLUDED.until,
                    changed_at = EXCLUDED.changed_at, changed_by = EXCLUDED.changed_by,
                    translated = EXCLUDED.translated""",
-            message, active, until if active else None, now, by, json.dumps(texts))
+            message, active, until if active else None, now, by, texts)
         await conn.execute(
             """INSERT INTO crisis_changes (active, message, until, changed_at, changed_by)
                VALUES ($1, $2, $3, $4, $5)""", active, message, until, now, by)
