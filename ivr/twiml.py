@@ -52,6 +52,21 @@ def say_and_hang_up(prompts: Iterable[Prompt], voice: Voice) -> str:
     return str(response)
 
 
+def closed_with_choice(choice: Iterable[Prompt], rest: Iterable[Prompt], voice: Voice, *,
+                       action_url: str) -> str:
+    """The closed greeting in a one-key <Gather> (another language's key), then the rest.
+
+    Only the greeting and the offers can be cut: the closed message itself plays to its end.
+    """
+    response = VoiceResponse()
+    gather = response.gather(input="dtmf", action=action_url, method="POST", num_digits=1,
+                             timeout=1)
+    _speak(gather, choice, voice)
+    _speak(response, rest, voice)
+    response.hangup()
+    return str(response)
+
+
 def wait_music(voice: Voice, *, music_url: str | None, ringback_url: str,
                announcement: Prompt | None, intro: Iterable[Prompt] = ()) -> str:
     """One round of waiting: the intro and an announcement if any, then music or ringback."""

@@ -194,3 +194,31 @@ def test_language_key_must_be_free() -> None:
     with pytest.raises(FlowError) as caught:
         parse_flow(raw)
     assert [p for p, _ in caught.value.problems] == ["languages.en.key"]
+
+
+async def test_english_caller_hears_the_hours_when_closed(settings: Settings, flow: Flow,
+                                                         db_url: str) -> None:
+    """Closed at night: 9 during the offer gives the opening hours in English, then goodbye."""
+    async with running(settings, flow, db_url, paris("2026-11-25T21:00")) as h:
+        result = await _call(h, Press("9", at=3.0))
+        row = await _pool(h).fetchrow(
+            "SELECT language, outcome, closed_reason FROM calls WHERE call_sid = $1",
+            result.call_sid)
+    heard = _after_choice(result)
+    assert {lang for lang, _ in heard} == {"en-GB"}
+    en = flow.translations["en"]
+    assert [t for _, t in heard] == [en.prompts["notice"].text, en.prompts["closed_hours"].text,
+                                     en.prompt("relay").text, en.prompts["goodbye"].text]
+    assert row is not None
+    assert tuple(row) == ("en", "closed", "hours")
+
+
+async def test_french_caller_still_hears_the_whole_closed_message(settings: Settings,
+                                                                  flow: Flow,
+                                                                  db_url: str) -> None:
+    """Closed, a caller who presses nothing hears the French message to its goodbye."""
+    async with running(settings, flow, db_url, paris("2026-12-25T10:00")) as h:
+        result = await _call(h)
+    assert result.heard[-1] == flow.prompts["goodbye"].text
+    assert flow.prompts["closed_holiday"].text in result.heard
+    assert result.cuts == []

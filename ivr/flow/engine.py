@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
 from ivr.flow.hours import ClosedReason, closed_reason, french_days, upcoming_closures
 from ivr.flow.model import LANGUAGE_OFFER, RECEPTION, Flow, Prompt, Service
 from ivr.flow.speech import best_matches, normalize, says_any, strip_fillers
 
-Step = Literal["menu", "confirm", "answer"]
+Step = Literal["menu", "confirm", "answer", "closed"]
 # Spoken matches name services as they are and answers with this prefix (names may repeat).
 _ANSWER = "answer:"
 
@@ -52,6 +52,8 @@ class Position:
             return cls("confirm", failures, pending, seq, lang)
         if step == "answer" and pending in flow.answers:
             return cls("answer", failures, pending, seq, lang)
+        if step == "closed" and pending in ("hours", "holiday", "closure"):
+            return cls("closed", 0, pending, seq, None)
         return cls("menu", failures, None, seq, lang)
 
 
@@ -109,6 +111,8 @@ class Close:
     reason: ClosedReason
     prompts: tuple[Prompt, ...]
     language: str = "fr"
+    # How many first prompts (greeting, offers of other languages) take a language's key.
+    choice: int = 0
 
 
 @dataclass(frozen=True)
@@ -166,9 +170,11 @@ def begin(flow: Flow, now: datetime, crisis: Crisis | None) -> Decision:
         opening += [flow.prompt("crisis_intro"), Prompt(text=crisis.message)]
     reason = closed_reason(flow, now)
     if reason is not None:
-        prompts = (*opening, flow.prompt(f"closed_{reason}"), flow.prompt("relay"),
-                   flow.prompt("goodbye"))
-        return Decision(Close(reason, prompts), "closed",
+        # Closed too, other languages are offered after the greeting (see `closed_choice`).
+        offers = [t.prompts[LANGUAGE_OFFER] for t in flow.translations.values()]
+        prompts = (opening[0], *offers, *opening[1:], *_closed(flow, reason))
+        return Decision(Close(reason, prompts, choice=1 + len(offers) if offers else 0),
+                        "closed",
                         {"reason": reason, "crisis": "on" if crisis else "off"})
     closing = upcoming_closures(flow, now)
     if closing:
@@ -186,6 +192,8 @@ def respond(flow: Flow, position: Position, heard: CallerInput,
     at = replace(position, seq=position.seq + 1)
     digits = heard.digits.strip()
     chosen = next((t for t in flow.translations.values() if t.choice_key == digits), None)
+    if position.step == "closed" and position.pending:
+        return _closed_choice(flow, chosen, position.pending, crisis)
     # Only the first menu offers other languages (in its greeting); elsewhere the key is a key.
     if chosen is not None and position.lang is None and position.seq == 1:
         return _choose_language(chosen, at, crisis, flow)
@@ -222,15 +230,42 @@ def _respond(flow: Flow, position: Position, at: Position, heard: CallerInput,
     return _from_speech(flow, at, heard, crisis)
 
 
+def _closed(flow: Flow, reason: str) -> tuple[Prompt, ...]:
+    return flow.prompt(f"closed_{reason}"), flow.prompt("relay"), flow.prompt("goodbye")
+
+
+def _crisis_in(chosen: Flow, crisis: Crisis, first: Flow) -> list[Prompt]:
+    """The crisis announcement for a caller who chose another language."""
+    text = crisis.translated.get(chosen.language)
+    # Without a translation the message itself stays in the first language's voice.
+    message = Prompt(text=text) if text else Prompt(text=crisis.message, voice=first.voice)
+    return [chosen.prompt("crisis_intro"), message]
+
+
+def _closed_choice(flow: Flow, chosen: Flow | None, reason: str,
+                   crisis: Crisis | None) -> Decision:
+    """A key during the closed greeting: the rest of the closed message, in the key's language.
+
+    Any other key changes nothing: the caller hears the rest in the first language.
+    """
+    spoken = chosen or flow
+    opening = [spoken.prompt("notice")]
+    if crisis:
+        opening += (_crisis_in(spoken, crisis, flow) if chosen
+                    else [flow.prompt("crisis_intro"), Prompt(text=crisis.message)])
+    action = Close(cast(ClosedReason, reason), (*opening, *_closed(spoken, reason)),
+                   language=spoken.language)
+    if chosen is None:
+        return Decision(action, "closed_key", {"closed": reason})
+    return Decision(action, "language", {"language": spoken.language})
+
+
 def _choose_language(chosen: Flow, at: Position, crisis: Crisis | None,
                      first: Flow) -> Decision:
     """The caller chose another language: the rest of the opening and the menu in it."""
     opening = [chosen.prompt("notice")]
     if crisis:
-        text = crisis.translated.get(chosen.language)
-        # Without a translation the message itself stays in the first language's voice.
-        message = Prompt(text=text) if text else Prompt(text=crisis.message, voice=first.voice)
-        opening += [chosen.prompt("crisis_intro"), message]
+        opening += _crisis_in(chosen, crisis, first)
     opening.append(chosen.prompt("confidentiality"))
     ask = Ask((*opening, *menu_prompts(chosen, crisis)),
               replace(at, step="menu", failures=0, pending=None, lang=chosen.language),

@@ -279,10 +279,16 @@ class CallerLeg:
                 return
             verbs, url = next_doc
 
-    async def next_input(self, heard: list[str]) -> Input:
-        """The caller's answer: the script's next one, or the person at the keyboard."""
+    async def next_input(self, heard: list[str], *, falls_through: bool = False) -> Input:
+        """The caller's answer: the script's next one, or the person at the keyboard.
+
+        With `falls_through` (a <Gather> that goes on to the next verb when nothing comes), a
+        script with no input left stays silent and listens on, as a real caller would.
+        """
         if self.inputs:
             return self.inputs.pop(0)
+        if falls_through and self.ask is None:
+            return Silence()
         if self.ask is not None:
             answer = self.ask(heard)
             if isinstance(answer, asyncio.Future):
@@ -300,7 +306,8 @@ class CallerLeg:
         timeout = float(verb.attrs.get("timeout", "5"))
         answer, heard_here = await self.prompts_until_input(verb)
         if answer is None:
-            answer = await self.next_input(heard_here)
+            answer = await self.next_input(
+                heard_here, falls_through=verb.attrs.get("actionOnEmptyResult") != "true")
             late = getattr(answer, "at", None)
             if late is not None:
                 spoken = await self.spoken_length(verb)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ivr import twiml, urls
-from ivr.flow.engine import Action, Ask, Close, End, Route
+from ivr.flow.engine import Action, Ask, Close, End, Position, Route
 from ivr.flow.model import Flow
 from ivr.settings import Settings
 
@@ -23,4 +23,9 @@ def render(action: Action, flow: Flow, settings: Settings) -> str:
                                                     intro=action.intro, lang=lang),
                              action_url=urls.enqueue_done_url(settings, action.service, lang))
     assert isinstance(action, Close | End)
+    if isinstance(action, Close) and action.choice:
+        where = Position("closed", pending=action.reason, seq=1).to_query()
+        return twiml.closed_with_choice(action.prompts[:action.choice],
+                                        action.prompts[action.choice:], flow.voice,
+                                        action_url=urls.gather_url(settings, where))
     return twiml.say_and_hang_up(action.prompts, flow.voice)
