@@ -54,6 +54,11 @@ def agent_status_url(settings: Settings, offer_id: int) -> str:
     return _url(settings, "/twilio/agent/status", {"offer": str(offer_id)})
 
 
+def hold_music_url(settings: Settings, clip: int) -> str:
+    """One short clip of the app's own hold music (see ivr/hold_music.py)."""
+    return _url(settings, f"/audio/hold/{clip}.wav")
+
+
 def ringback_url(settings: Settings) -> str:
     """One cycle of the French ringback tone, served by the app."""
     return _url(settings, "/audio/ringback.wav")

@@ -474,11 +474,12 @@ def _queue(c: _Checker, raw: Any, service: str) -> QueuePolicy | None:
             c.fail(f"bad waiting mode {waiting!r}: expected ringback or music")
         return None
     music_url = data.get("music_url")
-    if waiting == "music":
+    # Without a music_url, music waiting plays the app's own short clips (ivr/hold_music.py).
+    if waiting == "music" and music_url is not None:
         with c.at("music_url"):
             parts = urlsplit(music_url) if isinstance(music_url, str) else None
             if parts is None or parts.scheme not in ("http", "https"):
-                c.fail("music waiting needs an http(s):// music_url")
+                c.fail("music_url must be an http(s):// URL (or left out: the app's clips)")
     numbers: dict[str, int] = {}
     for field, default in (("announce_after_seconds", 60), ("announce_every_seconds", 60),
                            ("max_wait_seconds", 120)):

@@ -10,6 +10,7 @@ from aiohttp import web
 from ivr import acd, outcomes, twiml, urls
 from ivr.flow.engine import queue_intro
 from ivr.flow.model import Flow, Prompt
+from ivr.hold_music import clip_for
 from ivr.store import agents, calls, offers
 from ivr.views.context import Context, context, field, form, respond
 
@@ -48,7 +49,9 @@ async def wait(request: web.Request) -> web.Response:
         return respond(twiml.leave_queue(intro, flow.voice))
     await acd.offer_waiting(request.app)
     announcement = await _announcement(ctx, call_sid, service, since, now, flow)
-    return respond(twiml.wait_music(flow.voice, music_url=policy.music_url
+    # Without a music_url, the app's short clips in turn: the waitUrl comes back every 12 s.
+    music = policy.music_url or urls.hold_music_url(ctx.settings, clip_for(waited))
+    return respond(twiml.wait_music(flow.voice, music_url=music
                                     if policy.waiting == "music" else None,
                                     ringback_url=urls.ringback_url(ctx.settings),
                                     announcement=announcement, intro=intro))
