@@ -222,3 +222,13 @@ async def test_french_caller_still_hears_the_whole_closed_message(settings: Sett
     assert result.heard[-1] == flow.prompts["goodbye"].text
     assert flow.prompts["closed_holiday"].text in result.heard
     assert result.cuts == []
+
+
+def test_wait_announcement_in_english(flow: Flow) -> None:
+    """The queue's position announcement says its minutes in the caller's language."""
+    en = flow.translations["en"]
+    spoken = en.prompt("wait_position", position=2, wait=en.minutes(1)).text
+    assert spoken == ("You are number 2 in the queue. Estimated wait: about one minute. "
+                      "Please stay on the line.")
+    assert en.minutes(3) == "3 minutes"
+    assert flow.minutes(1) == "une minute"
