@@ -16,6 +16,7 @@ from ivr.db.pool import database
 from ivr.dialer import Dialer
 from ivr.flow.loader import load_flow
 from ivr.flow.model import Flow
+from ivr.hold_music import CLIPS, clip_wav
 from ivr.live import LIVE, LiveGauges
 from ivr.metrics import Metrics
 from ivr.offer_pass import OfferPasses
@@ -101,6 +102,16 @@ def _routes(app: web.Application, ringback: bytes) -> None:
     r.add_post("/twilio/agent/dial-done", agent.dial_done, name="agent_dial_done")
     r.add_post("/twilio/agent/status", agent.status, name="agent_status")
     r.add_get("/audio/ringback.wav", ringback_audio, name="ringback")
+    clips = [clip_wav(i) for i in range(CLIPS)]
+
+    async def hold_audio(request: web.Request) -> web.Response:
+        n = request.match_info["n"]
+        if not n.isdigit() or int(n) >= len(clips):
+            raise web.HTTPNotFound()
+        return web.Response(body=clips[int(n)], content_type="audio/wav",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
+    r.add_get("/audio/hold/{n}.wav", hold_audio, name="hold_music")
     r.add_get("/healthz", health.healthz, name="healthz")
     r.add_get("/readyz", health.readyz, name="readyz")
     r.add_get("/metrics", health.metrics, name="metrics")

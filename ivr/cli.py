@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         dest="action", required=True)
     on = cr.add_parser("on", help="switch the announcement on")
     on.add_argument("--message", required=True)
+    on.add_argument("--message-en", default=None, help="the message for English callers")
     on.add_argument("--until", help="ISO date-time when it ends, e.g. 2026-12-01T18:00+01:00")
     on.add_argument("--by", default=None, help="who switches it (default: the system user)")
     off = cr.add_parser("off", help="switch the announcement off")
@@ -182,7 +183,8 @@ async def _crisis(pool: asyncpg.Pool, args: argparse.Namespace) -> int:
         if until is not None and until.tzinfo is None:
             raise ValueError("--until needs a time zone, for example 2026-12-01T18:00+01:00")
         await crisis.switch(pool, active=True, message=args.message, until=until, now=now,
-                            by=_who(args.by))
+                            by=_who(args.by),
+                            translated={"en": args.message_en} if args.message_en else None)
     elif args.action == "off":
         await crisis.switch(pool, active=False, message=None, until=None, now=now,
                             by=_who(args.by))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,7 @@ class _State:
     message: str | None
     active: bool
     until: datetime | None
+    translated: Mapping[str, str]
 
 
 class CrisisCache:
@@ -90,7 +92,7 @@ class CrisisCache:
         if state is None:
             state = await self._load()
         if state.active and state.message and (state.until is None or state.until > now):
-            return Crisis(state.message)
+            return Crisis(state.message, state.translated)
         return None
 
     async def _load(self) -> _State:
@@ -98,9 +100,9 @@ class CrisisCache:
             await self.start()
         generation = self._generation
         row = await self._pool.fetchrow(
-            "SELECT message, active, until FROM crisis_state WHERE id = 1")
-        state = _State(row["message"], row["active"], row["until"]) if row else _State(
-            None, False, None)
+            "SELECT message, active, until, translated FROM crisis_state WHERE id = 1")
+        state = _State(row["message"], row["active"], row["until"],
+                       row["translated"] or {}) if row else _State(None, False, None, {})
         # Kept only if listening and no change was notified while it was being read.
         if self._conn is not None and generation == self._generation:
             self._state = state

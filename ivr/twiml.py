@@ -17,7 +17,8 @@ def _speak(node: VoiceResponse | Gather, prompts: Iterable[Prompt], voice: Voice
         if prompt.audio_url:
             node.play(prompt.audio_url)
         elif prompt.text:
-            node.say(prompt.text, voice=voice.voice, language=voice.language)
+            spoken = prompt.voice or voice
+            node.say(prompt.text, voice=spoken.voice, language=spoken.language)
 
 
 def ask(prompts: Iterable[Prompt], voice: Voice, *, action_url: str, hints: Iterable[str],
@@ -47,6 +48,21 @@ def say_and_hang_up(prompts: Iterable[Prompt], voice: Voice) -> str:
     """Prompts, then the end of the call."""
     response = VoiceResponse()
     _speak(response, prompts, voice)
+    response.hangup()
+    return str(response)
+
+
+def closed_with_choice(choice: Iterable[Prompt], rest: Iterable[Prompt], voice: Voice, *,
+                       action_url: str) -> str:
+    """The closed greeting in a one-key <Gather> (another language's key), then the rest.
+
+    Only the greeting and the offers can be cut: the closed message itself plays to its end.
+    """
+    response = VoiceResponse()
+    gather = response.gather(input="dtmf", action=action_url, method="POST", num_digits=1,
+                             timeout=1)
+    _speak(gather, choice, voice)
+    _speak(response, rest, voice)
     response.hangup()
     return str(response)
 

@@ -17,15 +17,21 @@ def gather_url(settings: Settings, position: dict[str, str]) -> str:
     return _url(settings, "/twilio/gather", position)
 
 
-def wait_url(settings: Settings, service: str, *, intro: bool = False) -> str:
-    """The <Enqueue> waitUrl of a service's queue (`intro`: its first round plays the intro)."""
+def wait_url(settings: Settings, service: str, *, intro: bool = False,
+             lang: str | None = None) -> str:
+    """The <Enqueue> waitUrl of a service's queue (`intro`: its first round plays the intro).
+
+    `lang`: the caller's language when it is not the flow's first one.
+    """
     return _url(settings, "/twilio/queue/wait",
-                {"service": service, **({"intro": "1"} if intro else {})})
+                {"service": service, **({"intro": "1"} if intro else {}),
+                 **({"lang": lang} if lang else {})})
 
 
-def enqueue_done_url(settings: Settings, service: str) -> str:
+def enqueue_done_url(settings: Settings, service: str, lang: str | None = None) -> str:
     """The <Enqueue> action: Twilio posts here when the caller leaves the queue."""
-    return _url(settings, "/twilio/queue/done", {"service": service})
+    return _url(settings, "/twilio/queue/done",
+                {"service": service, **({"lang": lang} if lang else {})})
 
 
 def pickup_url(settings: Settings, offer_id: int) -> str:
@@ -46,6 +52,11 @@ def agent_dial_done_url(settings: Settings, offer_id: int) -> str:
 def agent_status_url(settings: Settings, offer_id: int) -> str:
     """Status callbacks of the agent's leg."""
     return _url(settings, "/twilio/agent/status", {"offer": str(offer_id)})
+
+
+def hold_music_url(settings: Settings, clip: int) -> str:
+    """One short clip of the app's own hold music (see ivr/hold_music.py)."""
+    return _url(settings, f"/audio/hold/{clip}.wav")
 
 
 def ringback_url(settings: Settings) -> str:

@@ -68,7 +68,8 @@ def test_closed_with_crisis_plays_both(flow: Flow) -> None:
     decision = begin(flow, paris("2026-11-25T22:00"), Crisis("Alerte crue."))
     assert isinstance(decision.action, Close)
     texts = _texts(decision.action.prompts)
-    assert texts[2:4] == ["Message important de la préfecture.", "Alerte crue."]
+    # After the greeting, the offer of English (issue 16) and the notice.
+    assert texts[3:5] == ["Message important de la préfecture.", "Alerte crue."]
     assert "le service Acceo" in texts[-2]
     assert texts[-1] == "Merci de votre appel, au revoir."
     assert decision.detail == {"reason": "hours", "crisis": "on"}

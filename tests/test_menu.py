@@ -148,9 +148,9 @@ async def test_crisis_on_off_and_expiry(harness: Harness) -> None:
     await crisis.switch(pool, active=True, message=message, until=now + timedelta(hours=1),
                         now=now, by="test")
     on = await _call(harness, Press("1"))
-    # After the greeting and the information notice that start every call (issue 15).
-    assert on.heard[2] == "Message important de la préfecture."
-    assert on.heard[3] == message
+    # After the greeting, the offer of English (issue 16) and the notice (issue 15).
+    assert on.heard[3] == "Message important de la préfecture."
+    assert on.heard[4] == message
     assert await pool.fetchval("SELECT crisis FROM calls WHERE call_sid = $1", on.call_sid)
     harness.clock.advance(3600)
     expired = await _call(harness, Press("1"))

@@ -128,9 +128,13 @@ async def test_zero_after_an_answer_reaches_reception(harness: Harness) -> None:
 
 async def test_listener_hears_each_sentence_once_in_order(harness: Harness,
                                                           flow: Flow) -> None:
-    """A caller who waits for the end hears greeting, notice, confidentiality, menu, once each."""
+    """A caller who waits for the end hears greeting, notice, confidentiality, menu, once each.
+
+    The offer of English (issue 16) comes right after the greeting.
+    """
     result = await _call(harness, Press("2"))
     expected = [flow.prompts[n].text for n in ("greeting", "notice", "confidentiality")]
+    expected.insert(1, "For English, press 9.")
     expected += _menu_texts(flow)
     assert result.heard[:len(expected)] == expected
     assert result.cuts == []
@@ -139,9 +143,13 @@ async def test_listener_hears_each_sentence_once_in_order(harness: Harness,
 
 async def test_prompts_outside_a_gather_cannot_be_cut(settings: Settings, flow: Flow,
                                                       db_url: str) -> None:
-    """Keys timed during the closed message (no <Gather>) cut nothing: it plays to the end."""
+    """Keys timed during the closed message (no <Gather>) cut nothing: it plays to the end.
+
+    Since issue 16 the greeting and the offer of English (3.8 s) take a key, then 1 s of
+    listening: a key at 8 s falls inside the closed message proper.
+    """
     async with running(settings, flow, db_url, paris("2026-11-25T20:00")) as h:
-        result = await _call(h, Press("2", at=1.0))
+        result = await _call(h, Press("2", at=8.0))
     assert result.cuts == []
     assert "du lundi au vendredi" in result.heard_text
     assert result.queues == []
@@ -205,7 +213,8 @@ async def test_every_call_starts_with_the_notice(settings: Settings, flow: Flow,
     """Open, closed or on a holiday, the call starts with the greeting and the notice."""
     async with running(settings, flow, db_url, paris(moment)) as h:
         result = await _call(h, Press("0"))
-    assert result.heard[:2] == [flow.prompts["greeting"].text, NOTICE]
+    offer = ["For English, press 9."]  # issue 16: English is offered right after the greeting
+    assert result.heard[:2 + len(offer)] == [flow.prompts["greeting"].text, *offer, NOTICE]
 
 
 async def test_crisis_announcement_plays_when_closed(settings: Settings, flow: Flow,
@@ -220,7 +229,8 @@ async def test_crisis_announcement_plays_when_closed(settings: Settings, flow: F
         marked = await _pool(h).fetchval("SELECT crisis FROM calls WHERE call_sid = $1",
                                          result.call_sid)
         counted = h.app[keys.METRICS].registry.get_sample_value("ivr_crisis_calls_total")
-    assert result.heard[2:4] == ["Message important de la préfecture.", message]
+    # After the greeting, the offer of English (issue 16) and the notice.
+    assert result.heard[3:5] == ["Message important de la préfecture.", message]
     assert "du lundi au vendredi" in result.heard_text
     assert marked is True
     assert counted == 1.0

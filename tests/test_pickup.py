@@ -203,8 +203,8 @@ async def test_hold_music_announces_position_after_a_minute(harness: Harness) ->
     # (~16.6 s) now play in the queue's first round, so the rounds shift.
     result = await _one(harness, CallerScript(inputs=(Press("2", at=0.0),), hangup_after=176))
     announcements = [h for h in result.heard if h.startswith("Vous êtes en position 1")]
-    # Each waitUrl round is 30 s of music, plus the intro or the announcement when due:
-    # rounds start at 0 (intro), ~47, ~77 (announced), ~115, ~145 (announced) s of wait; the
+    # Each waitUrl round is 12 s of music (issue 16: the app's clips), plus the intro or the
+    # announcement when due: announced in the first rounds past 60 s and past 120 s; the
     # caller hangs up at ~175 s (before the 180 s maximum), having heard two announcements.
     assert len(announcements) == 2
     assert "environ une minute." in announcements[0]

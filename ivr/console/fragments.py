@@ -47,10 +47,14 @@ def _me(app: web.Application, snap: Snapshot, agent_id: int) -> dict[str, Any]:
             "ringing": offer.state == "ringing", "service": labels.get(offer.service,
                                                                        offer.service),
             "wait": text.wait_text(waited, policy),
+            "language": text.language_label(offer.language),
+            "foreign": offer.language != "fr",
             "talking": text.duration((snap.now - offer.answered_at).total_seconds())
             if offer.answered_at else None}
         me["announce"] = (f"Appel proposé : {me['offer']['service']}." if offer.state == "ringing"
                           else f"Appel en cours : {me['offer']['service']}.")
+        if me["offer"]["foreign"]:
+            me["announce"] += f" Appelant en {me['offer']['language']}."
     elif row.status == "wrap_up" and row.wrap_up_until is not None:
         me["wrap_up"] = text.duration((row.wrap_up_until - snap.now).total_seconds())
         me["announce"] = "Après-appel en cours."
@@ -80,6 +84,8 @@ def _agents(app: web.Application, snap: Snapshot) -> list[dict[str, Any]]:
         if offer is not None:
             verb = "sonne" if offer.state == "ringing" else "en ligne"
             doing = f"{verb} : {labels.get(offer.service, offer.service)}"
+            if offer.language != "fr":
+                doing += f" ({text.language_label(offer.language)})"
         rows.append({"id": a.id, "name": a.name, "role": text.ROLE_LABELS.get(a.role, a.role),
                      "status": text.status_label(a.status, a.note), "doing": doing,
                      "services": ", ".join(labels.get(s, s) for s in a.services),

@@ -10,6 +10,13 @@ STATUS_LABELS = {"available": "Disponible", "busy": "Occupé·e (appel)",
                  "wrap_up": "Après-appel", "offline": "Hors ligne"}
 BREAK_PREFIX = "Pause : "
 ROLE_LABELS = {"agent": "standardiste", "manager": "responsable"}
+# The caller's language as standardists read it (codes of the flow's `languages`).
+LANGUAGE_LABELS = {"fr": "français", "en": "anglais"}
+
+
+def language_label(code: str) -> str:
+    """The French name of a caller's language."""
+    return LANGUAGE_LABELS.get(code, code)
 
 
 def status_label(status: str, note: str | None) -> str:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
 from ivr.flow.hours import ClosedReason, closed_reason, french_days, upcoming_closures
-from ivr.flow.model import RECEPTION, Flow, Prompt, Service
+from ivr.flow.model import LANGUAGE_OFFER, RECEPTION, Flow, Prompt, Service
 from ivr.flow.speech import best_matches, normalize, says_any, strip_fillers
 
-Step = Literal["menu", "confirm", "answer"]
+Step = Literal["menu", "confirm", "answer", "closed"]
 # Spoken matches name services as they are and answers with this prefix (names may repeat).
 _ANSWER = "answer:"
 
@@ -24,12 +24,16 @@ class Position:
     failures: int = 0
     pending: str | None = None
     seq: int = 0
+    # The language the caller chose (None: the flow's first language).
+    lang: str | None = None
 
     def to_query(self) -> dict[str, str]:
         """The position as query parameters."""
         query = {"step": self.step, "failures": str(self.failures), "seq": str(self.seq)}
         if self.pending:
             query["pending"] = self.pending
+        if self.lang:
+            query["lang"] = self.lang
         return query
 
     @classmethod
@@ -42,11 +46,15 @@ class Position:
             return cls()
         step = query.get("step", "menu")
         pending = query.get("pending")
+        lang = query.get("lang")
+        lang = lang if lang in flow.translations else None
         if step == "confirm" and pending in flow.services:
-            return cls("confirm", failures, pending, seq)
+            return cls("confirm", failures, pending, seq, lang)
         if step == "answer" and pending in flow.answers:
-            return cls("answer", failures, pending, seq)
-        return cls("menu", failures, None, seq)
+            return cls("answer", failures, pending, seq, lang)
+        if step == "closed" and pending in ("hours", "holiday", "closure"):
+            return cls("closed", 0, pending, seq, None)
+        return cls("menu", failures, None, seq, lang)
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,8 @@ class Crisis:
     """The crisis announcement, when managers have switched it on."""
 
     message: str
+    # The message in the flow's other languages, by code, when managers gave one.
+    translated: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,7 @@ class Ask:
     prompts: tuple[Prompt, ...]
     position: Position
     hints: tuple[str, ...]
+    language: str = "fr"
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,7 @@ class Route:
     service: str
     prompts: tuple[Prompt, ...]
     intro: bool = False
+    language: str = "fr"
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,9 @@ class Close:
 
     reason: ClosedReason
     prompts: tuple[Prompt, ...]
+    language: str = "fr"
+    # How many first prompts (greeting, offers of other languages) take a language's key.
+    choice: int = 0
 
 
 @dataclass(frozen=True)
@@ -105,6 +120,7 @@ class End:
     """Play prompts and hang up (the caller had their answer and said nothing more)."""
 
     prompts: tuple[Prompt, ...]
+    language: str = "fr"
 
 
 Action = Ask | Route | Close | End
@@ -154,14 +170,18 @@ def begin(flow: Flow, now: datetime, crisis: Crisis | None) -> Decision:
         opening += [flow.prompt("crisis_intro"), Prompt(text=crisis.message)]
     reason = closed_reason(flow, now)
     if reason is not None:
-        prompts = (*opening, flow.prompt(f"closed_{reason}"), flow.prompt("relay"),
-                   flow.prompt("goodbye"))
-        return Decision(Close(reason, prompts), "closed",
+        # Closed too, other languages are offered after the greeting (see `closed_choice`).
+        offers = [t.prompts[LANGUAGE_OFFER] for t in flow.translations.values()]
+        prompts = (opening[0], *offers, *opening[1:], *_closed(flow, reason))
+        return Decision(Close(reason, prompts, choice=1 + len(offers) if offers else 0),
+                        "closed",
                         {"reason": reason, "crisis": "on" if crisis else "off"})
     closing = upcoming_closures(flow, now)
     if closing:
         opening.append(flow.prompt("closure_notice", days=french_days(closing)))
     opening.append(flow.prompt("confidentiality"))
+    # Other languages are offered right after the greeting (barge-in: a key works at once).
+    opening[1:1] = [t.prompts[LANGUAGE_OFFER] for t in flow.translations.values()]
     action = Ask((*opening, *menu_prompts(flow, crisis)), Position(seq=1), _hints(flow))
     return Decision(action, "menu", {"crisis": "on" if crisis else "off"})
 
@@ -170,6 +190,21 @@ def respond(flow: Flow, position: Position, heard: CallerInput,
             crisis: Crisis | None) -> Decision:
     """The step after the caller answered (or did not answer) a menu or a confirmation."""
     at = replace(position, seq=position.seq + 1)
+    digits = heard.digits.strip()
+    chosen = next((t for t in flow.translations.values() if t.choice_key == digits), None)
+    if position.step == "closed" and position.pending:
+        return _closed_choice(flow, chosen, position.pending, crisis)
+    # Only the first menu offers other languages (in its greeting); elsewhere the key is a key.
+    if chosen is not None and position.lang is None and position.seq == 1:
+        return _choose_language(chosen, at, crisis, flow)
+    spoken = flow.in_language(position.lang)
+    decision = _respond(spoken, position, at, heard, crisis)
+    # Whatever comes next is said in the caller's language.
+    return replace(decision, action=replace(decision.action, language=spoken.language))
+
+
+def _respond(flow: Flow, position: Position, at: Position, heard: CallerInput,
+             crisis: Crisis | None) -> Decision:
     digits = heard.digits.strip()
     if digits == "0":
         return _route(flow, RECEPTION, heard, "zero")
@@ -193,6 +228,49 @@ def respond(flow: Flow, position: Position, heard: CallerInput,
     if not heard.speech.strip():
         return _failure(flow, at, "no_input", crisis)
     return _from_speech(flow, at, heard, crisis)
+
+
+def _closed(flow: Flow, reason: str) -> tuple[Prompt, ...]:
+    return flow.prompt(f"closed_{reason}"), flow.prompt("relay"), flow.prompt("goodbye")
+
+
+def _crisis_in(chosen: Flow, crisis: Crisis, first: Flow) -> list[Prompt]:
+    """The crisis announcement for a caller who chose another language."""
+    text = crisis.translated.get(chosen.language)
+    # Without a translation the message itself stays in the first language's voice.
+    message = Prompt(text=text) if text else Prompt(text=crisis.message, voice=first.voice)
+    return [chosen.prompt("crisis_intro"), message]
+
+
+def _closed_choice(flow: Flow, chosen: Flow | None, reason: str,
+                   crisis: Crisis | None) -> Decision:
+    """A key during the closed greeting: the rest of the closed message, in the key's language.
+
+    Any other key changes nothing: the caller hears the rest in the first language.
+    """
+    spoken = chosen or flow
+    opening = [spoken.prompt("notice")]
+    if crisis:
+        opening += (_crisis_in(spoken, crisis, flow) if chosen
+                    else [flow.prompt("crisis_intro"), Prompt(text=crisis.message)])
+    action = Close(cast(ClosedReason, reason), (*opening, *_closed(spoken, reason)),
+                   language=spoken.language)
+    if chosen is None:
+        return Decision(action, "closed_key", {"closed": reason})
+    return Decision(action, "language", {"language": spoken.language})
+
+
+def _choose_language(chosen: Flow, at: Position, crisis: Crisis | None,
+                     first: Flow) -> Decision:
+    """The caller chose another language: the rest of the opening and the menu in it."""
+    opening = [chosen.prompt("notice")]
+    if crisis:
+        opening += _crisis_in(chosen, crisis, first)
+    opening.append(chosen.prompt("confidentiality"))
+    ask = Ask((*opening, *menu_prompts(chosen, crisis)),
+              replace(at, step="menu", failures=0, pending=None, lang=chosen.language),
+              _hints(chosen), language=chosen.language)
+    return Decision(ask, "language", {"language": chosen.language})
 
 
 def _heard_words(flow: Flow, heard: CallerInput) -> str:

@@ -119,7 +119,7 @@ def parse_flow(raw: Any, source: str = "<flow>") -> Flow:
     c.unknown_keys(doc, ("id", "name", "voice", "timezone", "opening_hours", "holidays",
                          "closures", "prompts", "services", "speech", "max_attempts",
                          "gather_timeout_seconds", "relay", "answers", "menu_max_seconds",
-                         "crisis_service"))
+                         "crisis_service", "languages"))
     with c.at("id"):
         flow_id = c.text(doc.get("id")) or ""
         if flow_id and not _ID.match(flow_id):
@@ -163,11 +163,19 @@ def parse_flow(raw: Any, source: str = "<flow>") -> Flow:
     if c.problems:
         raise FlowError(source, c.problems)
     assert relay is not None
-    return Flow(id=flow_id, name=name, voice=voice, timezone=timezone, opening_hours=hours,
+    flow = Flow(id=flow_id, name=name, voice=voice, timezone=timezone, opening_hours=hours,
                 holiday_country=country, holiday_subdivision=subdivision, closures=closures,
                 prompts=prompts, services=services, speech=speech, relay=relay,
                 answers=answers, max_attempts=attempts, gather_timeout_seconds=timeout,
                 menu_max_seconds=menu_max, crisis_service=crisis_service)
+    # Imported here: translations reuse this module's checks (a cycle at import time).
+    from ivr.flow.translations import translations
+
+    with c.at("languages"):
+        flow = translations(c, doc.get("languages", {}), flow)
+    if c.problems:
+        raise FlowError(source, c.problems)
+    return flow
 
 
 def _voice(c: _Checker, raw: Any) -> Voice:
@@ -466,11 +474,12 @@ def _queue(c: _Checker, raw: Any, service: str) -> QueuePolicy | None:
             c.fail(f"bad waiting mode {waiting!r}: expected ringback or music")
         return None
     music_url = data.get("music_url")
-    if waiting == "music":
+    # Without a music_url, music waiting plays the app's own short clips (ivr/hold_music.py).
+    if waiting == "music" and music_url is not None:
         with c.at("music_url"):
             parts = urlsplit(music_url) if isinstance(music_url, str) else None
             if parts is None or parts.scheme not in ("http", "https"):
-                c.fail("music waiting needs an http(s):// music_url")
+                c.fail("music_url must be an http(s):// URL (or left out: the app's clips)")
     numbers: dict[str, int] = {}
     for field, default in (("announce_after_seconds", 60), ("announce_every_seconds", 60),
                            ("max_wait_seconds", 120)):

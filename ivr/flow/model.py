@@ -17,6 +17,8 @@ PROMPT_VALUES: dict[str, frozenset[str]] = {
     "closure_notice": frozenset({"days"}),
     "relay": frozenset({"relay_name", "relay_how"}),
 }
+# The prompt of a translation, spoken in its own voice in the greeting, that offers it.
+LANGUAGE_OFFER = "language_offer"
 # The prompts of the first menu whose spoken length the flow's threshold bounds.
 MAIN_MENU_PROMPTS = ("greeting", "notice", "confidentiality")
 
@@ -27,12 +29,14 @@ class Prompt:
 
     text: str | None = None
     audio_url: str | None = None
+    # Spoken in this voice rather than the caller's (the offer of another language).
+    voice: Voice | None = None
 
     def formatted(self, **values: object) -> Prompt:
         """Fill `{name}` placeholders in the text (audio prompts are left as they are)."""
         if self.text is None:
             return self
-        return Prompt(text=self.text.format(**values))
+        return Prompt(text=self.text.format(**values), voice=self.voice)
 
     def placeholders(self) -> set[str]:
         """The `{name}` placeholders the text uses (ValueError on unbalanced braces)."""
@@ -151,6 +155,21 @@ class Flow:
     menu_max_seconds: float = 25.0
     # The service offered first while the crisis announcement is on, if any.
     crisis_service: str | None = None
+    # The language of this flow's prompts, and the same menu in other languages by code.
+    language: str = "fr"
+    translations: dict[str, Flow] = field(default_factory=dict)
+    # Within a translation: the key that chooses it in the first menu, and how it is offered.
+    choice_key: str | None = None
+
+    def in_language(self, code: str | None) -> Flow:
+        """This menu in the language `code` (itself when unknown or None)."""
+        return self.translations.get(code or "", self)
+
+    def minutes(self, count: int) -> str:
+        """A number of minutes as this flow's callers say it."""
+        if self.language == "en":
+            return "one minute" if count == 1 else f"{count} minutes"
+        return "une minute" if count == 1 else f"{count} minutes"
 
     def prompt(self, name: str, **values: object) -> Prompt:
         """A named prompt with its placeholders filled (the relay's come from the flow)."""

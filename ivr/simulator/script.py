@@ -88,6 +88,8 @@ class CallResult:
     transcript: Transcript = field(default_factory=Transcript)
     # Prompts cut by the caller (barge-in): the text and the seconds of it heard.
     cuts: list[tuple[str, float]] = field(default_factory=list)
+    # The language of each <Say> in `heard`, one for one (Twilio's default is en-US).
+    languages: list[str] = field(default_factory=list)
     # Seconds from the call's arrival to its first <Enqueue>.
     queued_after: float | None = None
 

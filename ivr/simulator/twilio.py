@@ -236,6 +236,7 @@ class CallerLeg:
         """Play one Say / Play / Pause to the caller; True if `wake` interrupted it."""
         if verb.name == "Say":
             self.result.heard.append(verb.text)
+            self.result.languages.append(verb.attrs.get("language", "en-US"))
             self.note(f"🔊 {verb.text}")
             return await self.sleep(_duration(verb, 0), wake)
         if verb.name == "Play":
@@ -278,10 +279,16 @@ class CallerLeg:
                 return
             verbs, url = next_doc
 
-    async def next_input(self, heard: list[str]) -> Input:
-        """The caller's answer: the script's next one, or the person at the keyboard."""
+    async def next_input(self, heard: list[str], *, falls_through: bool = False) -> Input:
+        """The caller's answer: the script's next one, or the person at the keyboard.
+
+        With `falls_through` (a <Gather> that goes on to the next verb when nothing comes), a
+        script with no input left stays silent and listens on, as a real caller would.
+        """
         if self.inputs:
             return self.inputs.pop(0)
+        if falls_through and self.ask is None:
+            return Silence()
         if self.ask is not None:
             answer = self.ask(heard)
             if isinstance(answer, asyncio.Future):
@@ -299,7 +306,8 @@ class CallerLeg:
         timeout = float(verb.attrs.get("timeout", "5"))
         answer, heard_here = await self.prompts_until_input(verb)
         if answer is None:
-            answer = await self.next_input(heard_here)
+            answer = await self.next_input(
+                heard_here, falls_through=verb.attrs.get("actionOnEmptyResult") != "true")
             late = getattr(answer, "at", None)
             if late is not None:
                 spoken = await self.spoken_length(verb)
@@ -364,6 +372,7 @@ class CallerLeg:
             into = max(at - elapsed, 0.0)
             if child.name == "Say":
                 self.result.heard.append(child.text)
+                self.result.languages.append(child.attrs.get("language", "en-US"))
                 self.note(f"🔊 {child.text}")
             await self.sleep(into)
             self.result.cuts.append((child.text, into))

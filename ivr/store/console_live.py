@@ -38,6 +38,8 @@ class LiveOffer:
     answered_at: datetime | None
     wait_seconds: float | None
     rings: int | None
+    # The language the caller chose in the menu (the flow's code: fr, en, ...).
+    language: str = "fr"
 
 
 @dataclass(frozen=True)
@@ -74,12 +76,13 @@ async def live_offers(pool: asyncpg.Pool) -> dict[int, LiveOffer]:
     rows = await pool.fetch(
         """SELECT o.agent_id, o.state, o.answered_at,
                   COALESCE(c.requested_service, c.service, o.service) AS service,
-                  c.queued_at, c.wait_seconds, c.rings
+                  c.queued_at, c.wait_seconds, c.rings, c.language
            FROM offers o
            JOIN calls c ON c.call_sid = COALESCE(o.picked_call_sid, o.for_call_sid)
            WHERE o.state IN ('ringing', 'answered')""")
     return {r["agent_id"]: LiveOffer(r["state"], r["service"], r["queued_at"],
-                                     r["answered_at"], r["wait_seconds"], r["rings"])
+                                     r["answered_at"], r["wait_seconds"], r["rings"],
+                                     r["language"])
             for r in rows}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,10 +28,12 @@ class CrisisStatus:
 
 async def current(pool: asyncpg.Pool, now: datetime) -> Crisis | None:
     """The announcement to play now, or None (switched off or expired)."""
-    message: str | None = await pool.fetchval(
-        """SELECT message FROM crisis_state
+    row = await pool.fetchrow(
+        """SELECT message, translated FROM crisis_state
            WHERE active AND (until IS NULL OR until > $1)""", now)
-    return Crisis(message) if message else None
+    if row is None or not row["message"]:
+        return None
+    return Crisis(row["message"], row["translated"])
 
 
 async def status(pool: asyncpg.Pool, now: datetime) -> CrisisStatus:
@@ -43,8 +46,12 @@ async def status(pool: asyncpg.Pool, now: datetime) -> CrisisStatus:
 
 
 async def switch(pool: asyncpg.Pool, *, active: bool, message: str | None,
-                 until: datetime | None, now: datetime, by: str) -> None:
-    """Switch the announcement on or off, logging who did it and when."""
+                 until: datetime | None, now: datetime, by: str,
+                 translated: Mapping[str, str] | None = None) -> None:
+    """Switch the announcement on or off, logging who did it and when.
+
+    `translated`: the message in the flow's other languages (code -> text), if given.
+    """
     if active and not (message and message.strip()):
         raise ValueError("a crisis announcement needs a message")
     if message is not None and len(message) > MAX_MESSAGE:
@@ -52,14 +59,20 @@ async def switch(pool: asyncpg.Pool, *, active: bool, message: str | None,
     if active and until is not None and until <= now:
         raise ValueError("'until' is already past")
     message = message.strip() if message else None
+    texts = {code: text.strip() for code, text in (translated or {}).items()
+             if active and text and text.strip()}
+    if any(len(text) > MAX_MESSAGE for text in texts.values()):
+        raise ValueError(f"a translated message is longer than {MAX_MESSAGE} characters")
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
-            """INSERT INTO crisis_state (id, message, active, until, changed_at, changed_by)
-               VALUES (1, $1, $2, $3, $4, $5)
+            """INSERT INTO crisis_state (id, message, active, until, changed_at, changed_by,
+                                        translated)
+               VALUES (1, $1, $2, $3, $4, $5, $6)
                ON CONFLICT (id) DO UPDATE SET message = EXCLUDED.message,
                    active = EXCLUDED.active, until = EXCLUDED.until,
-                   changed_at = EXCLUDED.changed_at, changed_by = EXCLUDED.changed_by""",
-            message, active, until if active else None, now, by)
+                   changed_at = EXCLUDED.changed_at, changed_by = EXCLUDED.changed_by,
+                   translated = EXCLUDED.translated""",
+            message, active, until if active else None, now, by, texts)
         await conn.execute(
             """INSERT INTO crisis_changes (active, message, until, changed_at, changed_by)
                VALUES ($1, $2, $3, $4, $5)""", active, message, until, now, by)

@@ -9,9 +9,16 @@ from aiohttp import web
 
 from ivr import keys, outcomes, twiml, urls
 from ivr.flow.engine import queue_intro
-from ivr.flow.model import Prompt
+from ivr.flow.model import Flow, Prompt
+from ivr.hold_music import clip_for
 from ivr.store import agents, calls, offers
 from ivr.views.context import Context, context, field, form, number, respond
+
+
+def _lang(ctx: Context, request: web.Request) -> str | None:
+    """The caller's language from the query, when the flow declares it."""
+    lang = request.query.get("lang")
+    return lang if lang in ctx.flow.translations else None
 
 
 def _service(ctx: Context, request: web.Request) -> str | None:
@@ -30,25 +37,28 @@ async def wait(request: web.Request) -> web.Response:
     since = await calls.enter_queue(ctx.pool, call_sid, service, now) or now
     waited = (now - since).total_seconds()
     policy = ctx.flow.services[service].queue
+    flow = ctx.flow.in_language(_lang(ctx, request))
     # The service's info and "connecting" play at the queue's first round (issue 15).
-    intro = queue_intro(ctx.flow, service) if request.query.get("intro") and since == now \
+    intro = queue_intro(flow, service) if request.query.get("intro") and since == now \
         else ()
     if waited >= policy.max_wait_seconds:
         await calls.overflow(ctx.pool, call_sid, "max_wait")
-        return respond(twiml.leave_queue(intro, ctx.flow.voice))
+        return respond(twiml.leave_queue(intro, flow.voice))
     if await agents.online_count(ctx.pool, service) == 0:
         await calls.overflow(ctx.pool, call_sid, "no_agent")
-        return respond(twiml.leave_queue(intro, ctx.flow.voice))
+        return respond(twiml.leave_queue(intro, flow.voice))
     await request.app[keys.OFFER_PASSES].request()
-    announcement = await _announcement(ctx, call_sid, service, since, now)
-    return respond(twiml.wait_music(ctx.flow.voice, music_url=policy.music_url
+    announcement = await _announcement(ctx, call_sid, service, since, now, flow)
+    # Without a music_url, the app's short clips in turn: the waitUrl comes back every 12 s.
+    music = policy.music_url or urls.hold_music_url(ctx.settings, clip_for(waited))
+    return respond(twiml.wait_music(flow.voice, music_url=music
                                     if policy.waiting == "music" else None,
                                     ringback_url=urls.ringback_url(ctx.settings),
                                     announcement=announcement, intro=intro))
 
 
 async def _announcement(ctx: Context, call_sid: str, service: str, since: datetime,
-                        now: datetime) -> Prompt | None:
+                        now: datetime, flow: Flow) -> Prompt | None:
     """Position and estimated wait: not before the first minute, not more often than set."""
     policy = ctx.flow.services[service].queue
     waited = (now - since).total_seconds()
@@ -61,8 +71,7 @@ async def _announcement(ctx: Context, call_sid: str, service: str, since: dateti
     position = max(await calls.queue_position(ctx.pool, service, since), 1)
     average = await calls.recent_average_wait(ctx.pool, service, now) or 60.0
     minutes = max(1, math.ceil(average * position / 60))
-    wait = "une minute" if minutes == 1 else f"{minutes} minutes"
-    return ctx.flow.prompt("wait_position", position=position, wait=wait)
+    return flow.prompt("wait_position", position=position, wait=flow.minutes(minutes))
 
 
 async def pickup(request: web.Request) -> web.Response:
@@ -101,12 +110,15 @@ async def done(request: web.Request) -> web.Response:
         return respond(twiml.empty())
     # leave (our overflow), or a Twilio error on the queue: move on to the next queue.
     target = ctx.flow.services[service].queue.overflow_to
+    lang = _lang(ctx, request)
+    flow = ctx.flow.in_language(lang)
     if target is not None and await agents.online_count(ctx.pool, target) > 0:
         await calls.move_queue(ctx.pool, call_sid, target)
         return respond(twiml.enqueue(
-            [ctx.flow.prompt("overflow")], ctx.flow.voice,
-            queue_name=ctx.flow.queue_name(target), wait_url=urls.wait_url(ctx.settings, target),
-            action_url=urls.enqueue_done_url(ctx.settings, target)))
+            [flow.prompt("overflow")], flow.voice,
+            queue_name=ctx.flow.queue_name(target),
+            wait_url=urls.wait_url(ctx.settings, target, lang=lang),
+            action_url=urls.enqueue_done_url(ctx.settings, target, lang)))
     outcomes.count(ctx.metrics, await calls.give_up(ctx.pool, call_sid, now, ctx.rings))
-    return respond(twiml.say_and_hang_up([ctx.flow.prompt("unanswered")], ctx.flow.voice))
+    return respond(twiml.say_and_hang_up([flow.prompt("unanswered")], flow.voice))
 

@@ -8,7 +8,7 @@ from ivr import keys, outcomes
 from ivr.flow import engine
 from ivr.flow.engine import CallerInput, Close, Decision, Position, Route
 from ivr.privacy import hash_number
-from ivr.store import calls, self_service
+from ivr.store import calls, languages, self_service
 from ivr.views.context import Context, context, field, form, number, respond
 from ivr.views.render import render
 
@@ -48,6 +48,8 @@ async def gather(request: web.Request) -> web.Response:
                               await request.app[keys.CRISIS].current(now))
     if call_sid:
         await _log(ctx, call_sid, f"step:{position.seq}", decision)
+        if decision.event == "language":
+            await languages.record(ctx.pool, call_sid, decision.detail["language"])
         if decision.event == "answer":
             await self_service.answered(ctx.pool, call_sid)
         elif position.step == "answer" and decision.event not in ("repeat", "goodbye"):
