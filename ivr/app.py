@@ -20,7 +20,7 @@ from ivr.retention_task import daily_purge
 from ivr.ringback import ringback_wav
 from ivr.security import MAX_FORM_BYTES, twilio_guard
 from ivr.settings import Settings
-from ivr.views import admin, agent, health, queue, status, voice
+from ivr.views import admin, agent, health, queue, status, survey, transfer, voice
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -84,3 +84,6 @@ def _routes(app: web.Application, ringback: bytes) -> None:
     r.add_post("/admin/agents", admin.create_agent)
     r.add_delete("/admin/agents/{agent_id}", admin.delete_agent)
     r.add_post("/admin/agents/{agent_id}/status", admin.set_agent_status)
+    r.add_post("/admin/calls/{call_sid}/transfer", transfer.admin_transfer)
+    r.add_post("/twilio/transfer", transfer.requeue, name="transfer")
+    r.add_post("/twilio/survey", survey.answer, name="survey")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass, field
 from datetime import date, time
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from ivr.flow.survey import Survey
 
 RECEPTION = "reception"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -151,6 +154,8 @@ class Flow:
     menu_max_seconds: float = 25.0
     # The service offered first while the crisis announcement is on, if any.
     crisis_service: str | None = None
+    # The post-call satisfaction survey, when the flow enables it.
+    survey: Survey | None = None
 
     def prompt(self, name: str, **values: object) -> Prompt:
         """A named prompt with its placeholders filled (the relay's come from the flow)."""
