@@ -153,6 +153,7 @@ class FakeTwilio:
         if leg is None or leg.status != "in-progress":
             return False
         leg.redirect = url
+        leg.transferred_at = leg.elapsed()
         if leg.talking is not None:
             leg.talking.caller_cut.fire()
             leg.talking.agent_cut.fire()
@@ -187,6 +188,7 @@ class CallerLeg:
         self.status = "ringing"
         self.first_queued: float | None = None
         self.redirect: str | None = None
+        self.transferred_at: float | None = None
         self.talking: Member | None = None
         twilio.callers[self.sid] = self
 
@@ -570,7 +572,8 @@ class AgentLeg:
                 leg.result.rings = self.t.rings.ring_of(wait)
                 leg.result.answered_by = self.create.get("To")
             else:
-                leg.result.second_wait = leg.elapsed() - member.entered
+                # The second wait runs from the transfer, its announcement included.
+                leg.result.second_wait = leg.elapsed() - (leg.transferred_at or member.entered)
             member.agent = self.create.get("To")
             talk = min(self.script.talk_seconds, leg.script.talk_seconds)
             member.talk_seconds = talk

@@ -34,7 +34,9 @@ async def start(pool: asyncpg.Pool, call_sid: str, to_service: str, by: str,
             call_sid)
         if row is None:
             raise LookupError(call_sid)
-        if row["state"] != "answered" or row["ended_at"] is not None:
+        if row["ended_at"] is not None:
+            raise TransferRefused("call is over")
+        if row["state"] != "answered":
             raise TransferRefused(f"call is {row['state']}, not in conversation")
         if row["service"] == to_service:
             raise TransferRefused(f"call is already with {to_service}")
