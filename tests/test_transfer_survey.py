@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from ivr import acd, keys
 from ivr.flow.model import Flow
@@ -15,7 +16,7 @@ from ivr.rings import RingPolicy
 from ivr.settings import Settings
 from ivr.simulator.harness import Harness, running
 from ivr.simulator.script import AgentScript, CallerScript, CallResult, Press
-from ivr.store import agents
+from ivr.store import agents, survey, transfers
 from tests.conftest import OPEN, paris
 
 IMMIGRATION = (Press("2"),)
@@ -217,3 +218,50 @@ async def test_survey_disabled_call_ends_as_before(settings: Settings, flow: Flo
         assert "satisfait" not in result.heard_text
         assert result.ended_by == "twilio"
         assert await _pool(h).fetchval("SELECT count(*) FROM survey_answers") == 0
+
+
+async def test_simulated_day_figures_match_the_scripts(harness: Harness) -> None:
+    """20 calls, every 10th transferred, every 2nd answering: PostgreSQL and /metrics agree."""
+    h = harness
+    await _agent(h, CLAIRE, ["immigration"], AgentScript(answer_after=3, talk_seconds=20))
+    await _agent(h, PAUL, ["road_safety"], AgentScript(answer_after=3, talk_seconds=20))
+    expected_asked: dict[str, int] = {}
+    expected_answers: dict[str, list[int]] = {}
+    transferred = 0
+    for n in range(20):
+        moved = n % 10 == 9
+        h.twilio.agent_scripts[CLAIRE] = AgentScript(
+            answer_after=3, talk_seconds=20, transfer_to="road_safety" if moved else None,
+            transfer_after=8)
+        score = 1 + n % 5
+        answers = (Press(str(score)), Press("1")) if n % 2 == 0 else ()
+        await _one(h, CallerScript(inputs=(*IMMIGRATION, *answers), talk_seconds=60))
+        h.clock.advance(60)  # the standardists' wrap-up is over before the next call
+        ended_with = "road_safety" if moved else "immigration"
+        transferred += moved
+        expected_asked[ended_with] = expected_asked.get(ended_with, 0) + 1
+        if answers:
+            expected_answers.setdefault(ended_with, []).append(score)
+    since, until = paris("2026-11-25T00:00"), paris("2026-11-26T00:00")
+    orientation = await transfers.orientation_by_service(_pool(h), since, until)
+    assert orientation == {"immigration": (20, 20 - transferred)}
+    satisfaction = await survey.satisfaction_by_service(_pool(h), since, until)
+    assert satisfaction == {s: (len(v), sum(1 for x in v if x >= 4))
+                            for s, v in expected_answers.items()}
+    async with h.twilio.session.get(f"{h.settings.public_url}/metrics") as response:
+        families = {f.name: f for f in text_string_to_metric_families(await response.text())}
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in families.values() for s in f.samples}
+    answered = samples[("ivr_calls_total", (("outcome", "answered"), ("service", "immigration")))]
+    moved_out = samples[("ivr_transfers_total", (("from_service", "immigration"),
+                                                 ("to_service", "road_safety")))]
+    assert (answered - moved_out) / answered == 18 / 20
+    for service, scores in expected_answers.items():
+        counted = {dict(labels)["answer"]: v for (name, labels), v in samples.items()
+                   if name == "ivr_survey_answers_total"
+                   and dict(labels)["service"] == service
+                   and dict(labels)["question"] == "satisfaction"}
+        given, happy = sum(counted.values()), counted.get("4", 0) + counted.get("5", 0)
+        assert (given, happy) == (len(scores), sum(1 for x in scores if x >= 4))
+        asked = samples[("ivr_survey_asked_total", (("service", service),))]
+        assert asked == expected_asked[service]
