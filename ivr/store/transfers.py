@@ -97,3 +97,11 @@ async def cancel(pool: asyncpg.Pool, call_sid: str, from_service: str) -> None:
         await conn.execute(
             "UPDATE calls SET state = 'answered', service = $2 WHERE call_sid = $1 "
             "AND state = 'queued'", call_sid, from_service)
+
+
+async def current_caller(pool: asyncpg.Pool, agent_id: int) -> str | None:
+    """The CallSid of the caller an agent is talking to now, if any."""
+    sid: str | None = await pool.fetchval(
+        """SELECT picked_call_sid FROM offers WHERE agent_id = $1 AND state = 'answered'
+           AND picked_call_sid IS NOT NULL""", agent_id)
+    return sid
