@@ -25,7 +25,7 @@ from ivr.ringback import ringback_wav
 from ivr.security import MAX_FORM_BYTES, twilio_guard
 from ivr.settings import Settings
 from ivr.timeouts import body_deadline
-from ivr.views import admin, agent, health, openapi, queue, status, voice
+from ivr.views import admin, agent, health, openapi, queue, status, survey, transfer, voice
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -122,3 +122,6 @@ def _routes(app: web.Application, ringback: bytes) -> None:
     r.add_post("/admin/agents", admin.create_agent)
     r.add_delete("/admin/agents/{agent_id}", admin.delete_agent)
     r.add_post("/admin/agents/{agent_id}/status", admin.set_agent_status)
+    r.add_post("/admin/calls/{call_sid}/transfer", admin.transfer_call)
+    r.add_post("/twilio/transfer", transfer.requeue, name="transfer")
+    r.add_post("/twilio/survey", survey.answer, name="survey")

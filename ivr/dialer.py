@@ -30,6 +30,10 @@ class Dialer:
         sid: str = call.sid
         return sid
 
+    async def redirect_call(self, call_sid: str, url: str) -> None:
+        """Move a call in progress to new TwiML at `url` (it leaves any bridge or queue)."""
+        await self._client.calls(call_sid).update_async(url=url, method="POST")
+
     async def close(self) -> None:
         """Close the HTTP session."""
         if self._http.session is not None:

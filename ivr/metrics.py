@@ -72,6 +72,16 @@ class Metrics:
         self.live_reads = Counter("ivr_live_metrics_reads",
                                   "Reads of the live gauges from PostgreSQL (at most one per "
                                   "interval, shared by every scrape).", registry=r)
+        self.transfers = Counter("ivr_transfers", "Answered callers sent to another service.",
+                                 ["from_service", "to_service"], registry=r)
+        self.transfer_wait = Histogram(
+            "ivr_transfer_wait_seconds",
+            "Second wait of transferred callers, from the transfer to the next pickup.",
+            ["service", "outcome"], buckets=WAIT_BUCKETS, registry=r)
+        self.survey_asked = Counter("ivr_survey_asked", "Callers asked the post-call survey.",
+                                    ["service"], registry=r)
+        self.survey_answers = Counter("ivr_survey_answers", "Post-call survey answers.",
+                                      ["service", "question", "answer"], registry=r)
 
     def prime(self, services: list[str], routes: list[str] | None = None) -> None:
         """Export every series at 0, so rate() and increase() see the first event of each."""

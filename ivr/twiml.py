@@ -105,3 +105,12 @@ def dial_number(prompts: Iterable[Prompt], voice: Voice, number: str) -> str:
 def empty() -> str:
     """A response that does nothing more (status callbacks, the pickup, ended calls)."""
     return str(VoiceResponse())
+
+
+def ask_key(prompts: Iterable[Prompt], voice: Voice, *, action_url: str, timeout: int) -> str:
+    """Prompts inside a <Gather> for one key only (the survey), posting even on silence."""
+    response = VoiceResponse()
+    gather = response.gather(input="dtmf", action=action_url, method="POST", num_digits=1,
+                             timeout=timeout, action_on_empty_result=True)
+    _speak(gather, prompts, voice)
+    return str(response)

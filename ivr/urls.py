@@ -62,3 +62,18 @@ def hold_music_url(settings: Settings, clip: int) -> str:
 def ringback_url(settings: Settings) -> str:
     """One cycle of the French ringback tone, served by the app."""
     return _url(settings, "/audio/ringback.wav")
+
+
+def survey_url(settings: Settings, service: str, question: str) -> str:
+    """Where a survey question's <Gather> posts its key."""
+    return _url(settings, "/twilio/survey", {"service": service, "question": question})
+
+
+def transfer_url(settings: Settings, service: str) -> str:
+    """What a transferred caller's call is redirected to: the new service's <Enqueue>."""
+    return _url(settings, "/twilio/transfer", {"service": service})
+
+
+def transfer_wait_url(settings: Settings, service: str) -> str:
+    """The waitUrl of a transferred caller: its wait limit runs from the transfer."""
+    return _url(settings, "/twilio/queue/wait", {"service": service, "transfer": "1"})

@@ -92,8 +92,8 @@ async def _wait_for(session: aiohttp.ClientSession, base: str, promql: str,
     while True:
         try:
             found = await _query(session, base, promql)
-        except aiohttp.ClientError:
-            found = []
+        except (aiohttp.ClientError, ValueError):
+            found = []  # not up yet, or "Service Unavailable" while it starts
         if found or asyncio.get_running_loop().time() > deadline:
             return found
         await asyncio.sleep(0.5)

@@ -32,6 +32,7 @@ def setup_console(app: web.Application, *, poll_seconds: float = POLL_SECONDS) -
     r.add_post("/console/logout", views.logout, name="console_logout")
     r.add_get("/console/agent", views.agent_page, name="console_agent")
     r.add_post("/console/agent/status", views.my_status)
+    r.add_post("/console/agent/transfer", views.my_transfer)
     r.add_get("/console/manager", views.manager_page, name="console_manager")
     r.add_post("/console/manager/agent-status", views.agent_status)
     r.add_post("/console/manager/crisis", views.crisis_switch)

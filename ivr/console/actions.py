@@ -9,7 +9,8 @@ from aiohttp import web
 
 from ivr import acd, keys
 from ivr.console.text import BREAK_PREFIX
-from ivr.store import accounts, agents, audit, console_live, crisis
+from ivr.store import accounts, agents, audit, console_live, crisis, transfers
+from ivr.views.transfer import TransferError, transfer_call
 
 CHOICES = ("available", "break", "offline")
 MAX_REASON = 100
@@ -79,3 +80,15 @@ async def switch_crisis(app: web.Application, by: accounts.Account, on: bool, me
     await audit.record(app[keys.POOL], at=now, actor=actor(by), surface="console",
                        action="crisis.on" if on else "crisis.off", target="crisis",
                        detail={"message": message if on else None, "until": until})
+
+
+async def transfer_my_call(app: web.Application, by: accounts.Account, service: str) -> None:
+    """Send the caller the standardist is talking to to another service's queue."""
+    call_sid = await transfers.current_caller(app[keys.POOL], by.agent_id)
+    if call_sid is None:
+        raise Refused("no_call")
+    try:
+        await transfer_call(app, call_sid, service, actor(by), "console")
+    except TransferError as exc:
+        raise Refused("transfer_same" if exc.status == 409 and "already" in str(exc)
+                      else "transfer_failed") from None

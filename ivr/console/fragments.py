@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -100,17 +101,35 @@ def _figures(app: web.Application, snap: Snapshot) -> dict[str, Any]:
               "unanswered": 0, "waiting": 0}
     longest: float | None = None
     for f in snap.figures:
-        rows.append(_figure_row(labels.get(f.service, f.service), f.calls, f.ended, f.answered,
-                                f.before_target, f.abandoned, f.unanswered, f.waiting,
-                                f.longest_wait, policy))
+        rows.append({**_figure_row(labels.get(f.service, f.service), f.calls, f.ended,
+                                   f.answered, f.before_target, f.abandoned, f.unanswered,
+                                   f.waiting, f.longest_wait, policy),
+                     **_after_pickup(snap.orientation.get(f.service),
+                                     snap.satisfaction.get(f.service))})
         for name in totals:
             totals[name] += getattr(f, name)
         if f.longest_wait is not None:
             longest = max(longest or 0.0, f.longest_wait)
-    total = _figure_row("Tous services", totals["calls"], totals["ended"], totals["answered"],
-                        totals["before_target"], totals["abandoned"], totals["unanswered"],
-                        totals["waiting"], longest, policy)
+    total = {**_figure_row("Tous services", totals["calls"], totals["ended"], totals["answered"],
+                           totals["before_target"], totals["abandoned"], totals["unanswered"],
+                           totals["waiting"], longest, policy),
+             **_after_pickup(_sum(snap.orientation.values()), _sum(snap.satisfaction.values()))}
     return {"rows": rows, "total": total, "target": text.ordinal(policy.target_ring)}
+
+
+def _sum(pairs: Iterable[tuple[int, int]]) -> tuple[int, int]:
+    listed = list(pairs)
+    return sum(a for a, _ in listed), sum(b for _, b in listed)
+
+
+def _after_pickup(orientation: tuple[int, int] | None,
+                  satisfaction: tuple[int, int] | None) -> dict[str, str]:
+    """The orientation rate and the satisfaction share (with how many answered the survey)."""
+    answered, kept = orientation or (0, 0)
+    surveyed, satisfied = satisfaction or (0, 0)
+    return {"oriented": text.share(kept, answered),
+            "satisfied": f"{text.share(satisfied, surveyed)} ({surveyed} réponses)"
+            if surveyed else "—"}
 
 
 def _figure_row(label: str, calls: int, ended: int, answered: int, before_target: int,

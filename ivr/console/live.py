@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from ivr import keys
-from ivr.store import calls, console_live, crisis
+from ivr.store import calls, console_live, crisis, survey, transfers
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,9 @@ class Snapshot:
     waiting: dict[str, tuple[int, float]]
     crisis: crisis.CrisisStatus
     figures: list[console_live.ServiceFigures]
+    # Today, per service: (answered, never transferred) and (survey answers, satisfied).
+    orientation: dict[str, tuple[int, int]]
+    satisfaction: dict[str, tuple[int, int]]
 
 
 def today_bounds(now: datetime, timezone: str) -> tuple[datetime, datetime]:
@@ -46,7 +49,9 @@ async def read_snapshot(app: web.Application) -> Snapshot:
     return Snapshot(now, await console_live.agents_now(pool, now),
                     await console_live.live_offers(pool), await calls.waiting_by_service(pool, now),
                     await crisis.status(pool, now),
-                    await console_live.today_figures(pool, start, end))
+                    await console_live.today_figures(pool, start, end),
+                    await transfers.orientation_by_service(pool, start, end),
+                    await survey.satisfaction_by_service(pool, start, end))
 
 
 class Hub:

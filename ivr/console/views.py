@@ -26,6 +26,10 @@ MESSAGES = {
     "message_long": "Le message est trop long.",
     "until": "L'heure de fin n'est pas une date valide.",
     "until_past": "L'heure de fin est déjà passée.",
+    "transfer": "Appel transféré.",
+    "no_call": "Aucun appel en cours à transférer.",
+    "transfer_same": "L'appelant est déjà dans ce service.",
+    "transfer_failed": "Le transfert a échoué ; l'appel continue avec vous.",
 }
 MAX_FIELD = 2000
 
@@ -139,7 +143,9 @@ async def _page(request: web.Request, template: str, session: accounts.Session,
     ctx.update(account=session.account, csrf=session.csrf_token,
                message=MESSAGES.get(code), error=request.query.get("err") == "1",
                fragments=fragments.render(request.app, snap, session.account, view),
-               all_agents=snap.agents)
+               all_agents=snap.agents,
+               transfer_services=[(name, service.label) for name, service
+                                  in request.app[keys.FLOW].services.items()])
     return aiohttp_jinja2.render_template(template, request, ctx)
 
 
@@ -203,3 +209,15 @@ async def crisis_switch(request: web.Request) -> web.Response:
         return "crisis_on" if on else "crisis_off"
 
     return await _done("/console/manager", change())
+
+
+async def my_transfer(request: web.Request) -> web.Response:
+    """The standardist sends their caller to another service."""
+    session = await _signed_in(request)
+    form = await _form(request, session)
+
+    async def change() -> str:
+        await actions.transfer_my_call(request.app, session.account, _field(form, "service", 40))
+        return "transfer"
+
+    return await _done("/console/agent", change())

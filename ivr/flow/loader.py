@@ -30,6 +30,7 @@ from ivr.flow.model import (
     Voice,
 )
 from ivr.flow.speech import normalize, strip_fillers
+from ivr.flow.survey import parse_survey
 
 REQUIRED_PROMPTS = (
     "greeting", "confidentiality", "menu_outro", "connecting", "invalid", "no_input", "ambiguous",
@@ -119,7 +120,7 @@ def parse_flow(raw: Any, source: str = "<flow>") -> Flow:
     c.unknown_keys(doc, ("id", "name", "voice", "timezone", "opening_hours", "holidays",
                          "closures", "prompts", "services", "speech", "max_attempts",
                          "gather_timeout_seconds", "relay", "answers", "menu_max_seconds",
-                         "crisis_service", "languages"))
+                         "crisis_service", "languages", "survey"))
     with c.at("id"):
         flow_id = c.text(doc.get("id")) or ""
         if flow_id and not _ID.match(flow_id):
@@ -160,6 +161,8 @@ def parse_flow(raw: Any, source: str = "<flow>") -> Flow:
         crisis_service = doc.get("crisis_service", "crisis" if "crisis" in services else None)
         if crisis_service is not None and crisis_service not in services:
             c.fail(f"unknown service {crisis_service!r}")
+    with c.at("survey"):
+        survey = parse_survey(c, doc.get("survey"))
     if c.problems:
         raise FlowError(source, c.problems)
     assert relay is not None
@@ -167,7 +170,8 @@ def parse_flow(raw: Any, source: str = "<flow>") -> Flow:
                 holiday_country=country, holiday_subdivision=subdivision, closures=closures,
                 prompts=prompts, services=services, speech=speech, relay=relay,
                 answers=answers, max_attempts=attempts, gather_timeout_seconds=timeout,
-                menu_max_seconds=menu_max, crisis_service=crisis_service)
+                menu_max_seconds=menu_max, crisis_service=crisis_service,
+                survey=survey)
     # Imported here: translations reuse this module's checks (a cycle at import time).
     from ivr.flow.translations import translations
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass, field
 from datetime import date, time
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from ivr.flow.survey import Survey
 
 RECEPTION = "reception"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -155,6 +158,8 @@ class Flow:
     menu_max_seconds: float = 25.0
     # The service offered first while the crisis announcement is on, if any.
     crisis_service: str | None = None
+    # The post-call satisfaction survey, when the flow enables it.
+    survey: Survey | None = None
     # The language of this flow's prompts, and the same menu in other languages by code.
     language: str = "fr"
     translations: dict[str, Flow] = field(default_factory=dict)

@@ -78,6 +78,7 @@ async def running(settings: Settings, flow: Flow, database_url: str, start: date
                             account_sid=settings.twilio_account_sid, clock=clock,
                             session=session,
                             rings=RingPolicy(settings.ring_cycle_seconds, settings.target_ring))
+        twilio.admin_token = settings.admin_token  # agents' scripted transfers use the admin API
         try:
             sites: list[tuple[web.Application, socket.socket]] = [(rest_app(twilio), rest_sock)]
             apps = []

@@ -42,9 +42,28 @@ async def create_call(request: web.Request) -> web.Response:
     }, status=201)
 
 
+async def update_call(request: web.Request) -> web.Response:
+    """Answer like Twilio's Call update with `Url`: redirect a call in progress."""
+    twilio = request.app[TWILIO]
+    if request.match_info["account"] != twilio.account_sid or not _authorized(request, twilio):
+        return web.json_response({"code": 20003, "message": "Authenticate", "status": 401},
+                                 status=401)
+    form = await request.post()
+    url, sid = str(form.get("Url", "")), request.match_info["sid"]
+    if not url:
+        return web.json_response({"code": 21201, "message": "Missing Url", "status": 400},
+                                 status=400)
+    if not twilio.update_call(sid, url):
+        return web.json_response({"code": 21220, "message": "Call is not in-progress. "
+                                  "Cannot redirect.", "status": 400}, status=400)
+    return web.json_response({"sid": sid, "account_sid": twilio.account_sid,
+                              "status": "in-progress", "api_version": "2010-04-01"})
+
+
 def rest_app(twilio: FakeTwilio) -> web.Application:
     """The REST stand-in as an aiohttp application."""
     app = web.Application()
     app[TWILIO] = twilio
     app.router.add_post("/2010-04-01/Accounts/{account}/Calls.json", create_call)
+    app.router.add_post("/2010-04-01/Accounts/{account}/Calls/{sid}.json", update_call)
     return app

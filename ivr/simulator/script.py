@@ -54,6 +54,9 @@ class AgentScript:
     behaviour: Literal["answer", "never", "busy"] = "answer"
     answer_after: float = 3.0
     talk_seconds: float = 60.0
+    # After this many seconds of conversation, send the caller to this service (admin API).
+    transfer_to: str | None = None
+    transfer_after: float = 10.0
 
 
 @dataclass
@@ -92,6 +95,11 @@ class CallResult:
     languages: list[str] = field(default_factory=list)
     # Seconds from the call's arrival to its first <Enqueue>.
     queued_after: float | None = None
+    # Services the caller was transferred to, and the wait after the (last) transfer.
+    transfers: list[str] = field(default_factory=list)
+    second_wait: float | None = None
+    # Who ended the conversation: "agent" (then the caller may hear the survey) or "caller".
+    hung_up_first: str | None = None
 
     @property
     def heard_text(self) -> str:

@@ -50,6 +50,11 @@ class Member:
     talk_seconds: float | None = None
     agent: str | None = None
     welcome: list[Verb] = field(default_factory=list)
+    # The agent's talk is shorter than the caller's: the agent hangs up first.
+    agent_ends: bool = False
+    # A REST redirect (transfer) ends the conversation on both legs at once.
+    caller_cut: Wake = field(default_factory=Wake)
+    agent_cut: Wake = field(default_factory=Wake)
 
 
 class FakeTwilio:
@@ -75,6 +80,9 @@ class FakeTwilio:
         self.agent_calls: list[dict[str, str]] = []
         self.agent_legs: list[asyncio.Task[None]] = []
         self._audio: dict[str, float] = {}
+        # Callers' legs by CallSid, for REST updates; the admin token agents' transfers use.
+        self.callers: dict[str, CallerLeg] = {}
+        self.admin_token = ""
 
     # -- HTTP -----------------------------------------------------------------------------
     def url(self, target: str, current: str | None = None) -> str:
@@ -139,6 +147,18 @@ class FakeTwilio:
         self.agent_legs.append(self.clock.spawn(AgentLeg(self, sid, params, script).run()))
         return sid
 
+    def update_call(self, sid: str, url: str) -> bool:
+        """The REST stand-in redirects a call in progress to `url`; False if not in progress."""
+        leg = self.callers.get(sid)
+        if leg is None or leg.status != "in-progress":
+            return False
+        leg.redirect = url
+        leg.transferred_at = leg.elapsed()
+        if leg.talking is not None:
+            leg.talking.caller_cut.fire()
+            leg.talking.agent_cut.fire()
+        return True
+
     async def settle(self) -> None:
         """Wait for every agent leg to finish (after the calls that caused them)."""
         while any(not t.done() for t in self.agent_legs):
@@ -167,6 +187,10 @@ class CallerLeg:
         self.inputs = list(script.inputs)
         self.status = "ringing"
         self.first_queued: float | None = None
+        self.redirect: str | None = None
+        self.transferred_at: float | None = None
+        self.talking: Member | None = None
+        twilio.callers[self.sid] = self
 
     def elapsed(self) -> float:
         """Seconds since the call began."""
@@ -402,17 +426,24 @@ class CallerLeg:
         queue_time = str(int(self.elapsed() - member.entered))
         if result == "bridged":
             await self.talk(member)
+            if self.redirect is not None:  # transferred: the new TwiML replaces the <Enqueue>
+                target, self.redirect = self.redirect, None
+                self.result.transfers.append(target)
+                return await self.fetch(target), target
         self.result.queue_result = result
         next_doc: tuple[list[Verb], str] | None = None
+        # A caller who hangs up on the standardist is gone when Twilio posts the action.
+        gone = result == "bridged" and not member.agent_ends
         if "action" in verb.attrs:
             target = self.t.url(verb.attrs["action"], url)
-            next_doc = await self.fetch(target, QueueResult=result,
+            extra = {"CallStatus": "completed"} if gone else {}
+            next_doc = await self.fetch(target, None, QueueResult=result,
                                         QueueSid=self.t.queue_sids[name],
-                                        QueueTime=queue_time), target
+                                        QueueTime=queue_time, **extra), target
         if result == "hangup":
             raise HungUp
-        # After a bridge the call is over; after leaving, the action's document runs on.
-        return None if result == "bridged" else next_doc
+        # After the caller hung up the call is over; otherwise the action's document runs on.
+        return None if gone else next_doc
 
     async def wait_in_queue(self, member: Member, queue: deque[Member], name: str,
                             wait_url: str | None) -> str:
@@ -445,10 +476,17 @@ class CallerLeg:
 
     async def talk(self, member: Member) -> None:
         """The conversation with the agent who dequeued this caller."""
+        self.talking = member
         for verb in member.welcome:
             await self.hear(verb)
         self.note(f"👤 décroché par {member.agent}")
-        await self.sleep(min(member.talk_seconds or 0.0, self.script.talk_seconds))
+        cut = await self.sleep(min(member.talk_seconds or 0.0, self.script.talk_seconds),
+                               member.caller_cut)
+        self.talking = None
+        self.result.hung_up_first = "transfer" if cut else \
+            "agent" if member.agent_ends else "caller"
+        self.note("transfert" if cut else f"fin de la conversation ({self.result.hung_up_first} "
+                  "raccroche)")
 
 
 class AgentLeg:
@@ -506,6 +544,14 @@ class AgentLeg:
         duration = (self.t.clock.now() - answered).total_seconds()
         await self.callback("completed", "completed", CallDuration=str(int(duration)))
 
+    async def transfer(self, caller_sid: str, service: str) -> None:
+        """What the standardist's console does: ask the server to transfer the caller."""
+        url = f"{self.t.base_url}/admin/calls/{caller_sid}/transfer"
+        body = {"service": service, "by": self.create.get("To", "agent")}
+        headers = {"Authorization": f"Bearer {self.t.admin_token}"}
+        async with self.t.session.post(url, json=body, headers=headers) as response:
+            await response.read()
+
     async def dial(self, verb: Verb, url: str) -> None:
         """<Dial><Queue>: take the queue's first caller, or wait for one until the timeout."""
         nouns = [n for n in verb.children if n.name == "Queue"]
@@ -530,15 +576,26 @@ class AgentLeg:
                     DequeingCallSid=self.sid), QUEUE_URL_VERBS)
                 leg.result.webhooks.append((target.removeprefix(self.t.base_url), 200))
             wait = leg.elapsed() - (leg.first_queued or member.entered)
-            leg.result.queue_wait = wait
-            leg.result.rings = self.t.rings.ring_of(wait)
-            leg.result.answered_by = self.create.get("To")
+            if leg.result.answered_by is None:  # the first pickup is the one the rings count
+                leg.result.queue_wait = wait
+                leg.result.rings = self.t.rings.ring_of(wait)
+                leg.result.answered_by = self.create.get("To")
+            else:
+                # The second wait runs from the transfer, its announcement included.
+                leg.result.second_wait = leg.elapsed() - (leg.transferred_at or member.entered)
             member.agent = self.create.get("To")
             talk = min(self.script.talk_seconds, leg.script.talk_seconds)
             member.talk_seconds = talk
+            member.agent_ends = self.script.talk_seconds < leg.script.talk_seconds
             member.wake.fire()
             dial_status = "completed"
-            await self.t.clock.sleep(talk + sum(_duration(v, 1.0) for v in member.welcome))
+            started = self.t.clock.now()
+            welcome = sum(_duration(v, 1.0) for v in member.welcome)
+            if self.script.transfer_to is not None and self.script.transfer_after < talk:
+                await self.t.clock.sleep(welcome + self.script.transfer_after, member.agent_cut)
+                await self.transfer(leg.sid, self.script.transfer_to)
+            await self.t.clock.sleep(talk + welcome, member.agent_cut)
+            talk = (self.t.clock.now() - started).total_seconds()
         if "action" in verb.attrs:
             await self.t.post(self.t.url(verb.attrs["action"], url), self.params(
                 "in-progress", DialCallStatus=dial_status,

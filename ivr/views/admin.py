@@ -16,11 +16,13 @@ from aiohttp import web
 from ivr import acd, keys
 from ivr.security import DATABASE_ERRORS
 from ivr.store import agents, audit, crisis
+from ivr.views import transfer
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ACTOR = web.RequestKey("admin_actor", str)
 _AGENT_ID = re.compile(r"[0-9]{1,9}")
+_CALL_SID = re.compile(r"CA[0-9a-f]{32}")
 
 
 class BadInput(ValueError):
@@ -197,3 +199,24 @@ async def set_agent_status(request: web.Request) -> web.Response:
         except Exception:  # the change is saved; offering is retried on the next event
             log.exception("offering waiting calls after agent %s became available", agent_id)
     return web.json_response(agent.as_json())
+
+
+async def transfer_call(request: web.Request) -> web.Response:
+    """Send an answered caller to another service: {"service", "by"}, 200 or 400/404/409/502.
+
+    The actor is the one the token names; `by` (who asked, for example a standardist's name)
+    is kept beside it.
+    """
+    body = await _json(request, {"service", "by"})
+    by = _text(body.get("by"), "by", 100)
+    call_sid = request.match_info["call_sid"]
+    if not _CALL_SID.fullmatch(call_sid):
+        return _error(404, "no such call")
+    actor = _actor(request) if by is None else f"{_actor(request)} (pour {by})"
+    try:
+        moved = await transfer.transfer_call(request.app, call_sid, body.get("service"), actor,
+                                             "admin_api")
+    except transfer.TransferError as exc:
+        return _error(exc.status, str(exc))
+    return web.json_response({"call_sid": call_sid, "from_service": moved[0],
+                              "to_service": moved[1]})

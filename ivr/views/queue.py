@@ -11,7 +11,8 @@ from ivr import keys, outcomes, twiml, urls
 from ivr.flow.engine import queue_intro
 from ivr.flow.model import Flow, Prompt
 from ivr.hold_music import clip_for
-from ivr.store import agents, calls, offers
+from ivr.store import agents, calls, offers, transfers
+from ivr.views import survey, transfer
 from ivr.views.context import Context, context, field, form, number, respond
 
 
@@ -36,6 +37,8 @@ async def wait(request: web.Request) -> web.Response:
     now = ctx.clock.now()
     since = await calls.enter_queue(ctx.pool, call_sid, service, now) or now
     waited = (now - since).total_seconds()
+    if request.query.get("transfer"):  # a transferred caller's wait limit runs from the transfer
+        waited = (now - (await transfers.open_since(ctx.pool, call_sid) or now)).total_seconds()
     policy = ctx.flow.services[service].queue
     flow = ctx.flow.in_language(_lang(ctx, request))
     # The service's info and "connecting" play at the queue's first round (issue 15).
@@ -85,8 +88,11 @@ async def pickup(request: web.Request) -> web.Response:
         await calls.record_event(ctx.pool, caller_sid, "pickup", "pickup", now,
                                  {"agent_leg": field(data, "DequeingCallSid"), "offer": offer_id,
                                   "queue_time": field(data, "QueueTime")})
-        outcomes.count(ctx.metrics, await calls.answer(ctx.pool, caller_sid, now, ctx.rings,
-                                                       number(data, "QueueTime")))
+        ended = await calls.answer(ctx.pool, caller_sid, now, ctx.rings,
+                                   number(data, "QueueTime"))
+        outcomes.count(ctx.metrics, ended)
+        if ended is None:  # already answered once: a transferred caller's second pickup
+            await transfer.second_wait_ends(ctx, caller_sid, now, "answered")
         if offer_id.isdigit():
             await offers.picked(ctx.pool, int(offer_id), caller_sid)
     return respond(twiml.empty())
@@ -104,8 +110,9 @@ async def done(request: web.Request) -> web.Response:
     await calls.record_event(ctx.pool, call_sid, f"queue_done:{service}:{result}", "queue_done",
                              now, {"result": result, "queue_time": field(data, "QueueTime")})
     if result == "bridged":
-        return respond(twiml.empty())
+        return respond(await survey.after_bridge(ctx, data, call_sid, service) or twiml.empty())
     if result == "hangup":
+        await transfer.second_wait_ends(ctx, call_sid, now, "abandoned")
         outcomes.count(ctx.metrics, await calls.hang_up(ctx.pool, call_sid, now, ctx.rings))
         return respond(twiml.empty())
     # leave (our overflow), or a Twilio error on the queue: move on to the next queue.

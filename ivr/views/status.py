@@ -6,6 +6,7 @@ from aiohttp import web
 
 from ivr import outcomes, twiml
 from ivr.store import calls
+from ivr.views import transfer
 from ivr.views.context import context, field, form, respond
 
 FINAL = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
@@ -28,5 +29,7 @@ async def call_status(request: web.Request) -> web.Response:
               "duration": field(data, "CallDuration")}
     await calls.record_event(ctx.pool, call_sid, f"status:{status}", "status", now, detail)
     if status in FINAL:
+        # A transferred caller who left during the second wait keeps the first pickup's outcome.
+        await transfer.second_wait_ends(ctx, call_sid, now, "abandoned")
         outcomes.count(ctx.metrics, await calls.hang_up(ctx.pool, call_sid, now, ctx.rings))
     return respond(twiml.empty())
