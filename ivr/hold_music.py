@@ -7,12 +7,9 @@ music is generated here (soft arpeggios, no recording), so it needs no licence.
 
 from __future__ import annotations
 
-import io
 import math
-import struct
-import wave
 
-from ivr.ringback import RATE
+from ivr.ringback import RATE, pcm16_wav
 
 CLIP_SECONDS = 12.0
 # Four progressions, one per clip, played in turn: I-vi-IV-V, vi-IV-I-V, IV-V-iii-vi, ii-V-I-I.
@@ -45,13 +42,7 @@ def clip_wav(index: int, *, amplitude: float = 0.25) -> bytes:
         for step in range(_NOTES_PER_CHORD):
             semitone = pattern[step % len(pattern)]
             samples += _note(_BASE_HZ * 2 ** (semitone / 12), note_seconds, peak)
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes(struct.pack(f"<{len(samples)}h", *samples))
-    return buffer.getvalue()
+    return pcm16_wav(samples)
 
 
 def clip_for(waited_seconds: float) -> int:

@@ -19,6 +19,11 @@ def ringback_wav(cycle_seconds: float, *, amplitude: float = 0.3) -> bytes:
     peak = int(32767 * amplitude)
     samples = [int(peak * math.sin(2 * math.pi * TONE_HZ * i / RATE)) for i in range(tone)]
     samples += [0] * (total - tone)
+    return pcm16_wav(samples)
+
+
+def pcm16_wav(samples: list[int]) -> bytes:
+    """Samples as 8 kHz, 16-bit mono PCM WAV (what Twilio's <Play> takes)."""
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
         out.setnchannels(1)

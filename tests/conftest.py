@@ -19,6 +19,7 @@ from ivr.db.pool import create_pool
 from ivr.flow.loader import load_flow
 from ivr.flow.model import Flow
 from ivr.settings import Settings
+from ivr.simulator.harness import Harness, running
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = "ivr_template"
@@ -113,6 +114,13 @@ def paris(text: str) -> datetime:
 
 # A Wednesday morning, when the switchboard is open.
 OPEN = "2026-11-25T10:00"
+
+
+@pytest.fixture
+async def harness(settings: Settings, flow: Flow, db_url: str) -> AsyncIterator[Harness]:
+    """The server on a Wednesday morning, on virtual time, with the simulator on its side."""
+    async with running(settings, flow, db_url, paris(OPEN)) as h:
+        yield h
 
 
 pytest_plugins = ["tests.browser"]

@@ -7,7 +7,11 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from twilio.request_validator import RequestValidator
 
+from ivr.simulator.harness import Harness
+from ivr.simulator.script import CallerScript, CallResult, Input
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
+
+UNANSWERED_WORDS = "rappeler plus tard"
 
 
 def call_params(call_sid: str = "CA" + "1" * 32, **extra: str) -> dict[str, str]:
@@ -30,3 +34,24 @@ async def signed_post(client: TestClient[Any, Any], public_url: str, path: str,
     headers = {"X-Twilio-Signature": signature(public_url + path, params, token)}
     response = await client.post(path, data=params, headers=headers)
     return response.status, await response.text()
+
+
+async def call_through(h: Harness, *inputs: Input, hangup_after: float = 300) -> CallResult:
+    """One simulated call with these inputs, once everything it set off has settled."""
+    result = await h.twilio.call(CallerScript(inputs=inputs, hangup_after=hangup_after))
+    await h.twilio.settle()
+    assert result.error is None, result.transcript
+    return result
+
+
+def lived_outcome(result: CallResult, target_ring: int) -> str:
+    """What the caller lived, from the simulator's side only (never from the server's data)."""
+    if result.answered_by is not None:
+        assert result.rings is not None
+        return "met" if result.rings < target_ring else "missed"
+    if UNANSWERED_WORDS in result.heard_text:
+        return "unanswered"
+    if result.queues and result.ended_by == "caller":
+        # Hung up while waiting for a human, even between two queues during an overflow.
+        return "abandoned"
+    return "left_before_queue"

@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
 from playwright.async_api import Browser, Page, expect
 
 from ivr import keys
-from ivr.flow.model import Flow
-from ivr.settings import Settings
-from ivr.simulator.harness import Harness, running
+from ivr.simulator.harness import Harness
 from ivr.simulator.script import AgentScript, CallerScript, Press
 from tests.browser import screenshot_path
-from tests.conftest import OPEN, paris
 from tests.console_helpers import make_agent, serious_violations
 from tests.pacer import Pacer
 
 CLAIRE = "+33477000001"
 
-
-@pytest.fixture
-async def harness(settings: Settings, flow: Flow, db_url: str) -> AsyncIterator[Harness]:
-    """The server on a Wednesday morning, reachable by Chromium on a loopback port."""
-    async with running(settings, flow, db_url, paris(OPEN)) as h:
-        yield h
 
 
 def _pool(h: Harness) -> asyncpg.Pool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import asyncpg
@@ -16,31 +15,18 @@ from ivr.simulator.harness import Harness, running
 from ivr.simulator.script import (
     AgentScript,
     CallerScript,
-    CallResult,
-    Input,
     Press,
     Say,
     Silence,
 )
 from ivr.store import agents, crisis
 from tests.conftest import OPEN, paris
+from tests.helpers import call_through
 
 NOTICE = "Votre numéro pseudonymisé et vos choix sont gardés un an ; vous pouvez vous y opposer."
 TOWN_HALL = "mairie équipée"
 
 
-@pytest.fixture
-async def harness(settings: Settings, flow: Flow, db_url: str) -> AsyncIterator[Harness]:
-    """The server on a Wednesday morning, on virtual time."""
-    async with running(settings, flow, db_url, paris(OPEN)) as h:
-        yield h
-
-
-async def _call(h: Harness, *inputs: Input, hangup_after: float = 300) -> CallResult:
-    result = await h.twilio.call(CallerScript(inputs=inputs, hangup_after=hangup_after))
-    await h.twilio.settle()
-    assert result.error is None, result.transcript
-    return result
 
 
 def _pool(h: Harness) -> asyncpg.Pool:
@@ -53,7 +39,7 @@ def _menu_texts(flow: Flow) -> list[str]:
 
 async def test_key_two_at_one_second_cuts_the_greeting(harness: Harness, flow: Flow) -> None:
     """Key 2 pressed 1 s into the greeting: queued for immigration, no menu heard after it."""
-    result = await _call(harness, Press("2", at=1.0))
+    result = await call_through(harness, Press("2", at=1.0))
     assert result.cuts == [(flow.prompts["greeting"].text, 1.0)]
     assert result.queues[0] == "loire-immigration"
     assert not set(_menu_texts(flow)) & set(result.heard), result.transcript
@@ -65,7 +51,7 @@ async def test_key_two_at_one_second_cuts_the_greeting(harness: Harness, flow: F
 
 async def test_press_at_once_is_queued_within_three_seconds(harness: Harness) -> None:
     """A caller who presses their key as the greeting starts is enqueued < 3 s after arrival."""
-    result = await _call(harness, Press("3", at=0.0))
+    result = await call_through(harness, Press("3", at=0.0))
     assert result.queues[0] == "loire-road_safety"
     assert result.queued_after is not None
     assert result.queued_after < 3.0, result.transcript
@@ -78,7 +64,7 @@ async def test_press_at_once_is_queued_within_three_seconds(harness: Harness) ->
 
 async def test_speech_two_seconds_in_gets_the_town_hall_answer(harness: Harness) -> None:
     """ "carte d'identité" said 2 s in: the town-hall answer, no queue; hung up: self_served."""
-    result = await _call(harness, Say("carte d'identité", at=2.0), hangup_after=40)
+    result = await call_through(harness, Say("carte d'identité", at=2.0), hangup_after=40)
     assert len(result.cuts) == 1
     assert result.cuts[0][1] == 2.0
     assert TOWN_HALL in result.heard_text
@@ -95,7 +81,7 @@ async def test_speech_two_seconds_in_gets_the_town_hall_answer(harness: Harness)
 
 async def test_passport_by_speech_never_reaches_a_queue(harness: Harness) -> None:
     """ "passeport" heard after the whole menu: the town-hall answer, then goodbye in silence."""
-    result = await _call(harness, Say("euh un passeport"), Silence())
+    result = await call_through(harness, Say("euh un passeport"), Silence())
     assert TOWN_HALL in result.heard_text
     assert result.queues == []
     assert result.heard[-1] == "Merci de votre appel, au revoir."
@@ -110,14 +96,14 @@ async def test_passport_by_speech_never_reaches_a_queue(harness: Harness) -> Non
 ])
 async def test_other_answers_by_speech(harness: Harness, phrase: str, words: str) -> None:
     """France Services and residence-permit appointments are answered without a standardist."""
-    result = await _call(harness, Say(phrase), hangup_after=60)
+    result = await call_through(harness, Say(phrase), hangup_after=60)
     assert words in result.heard_text
     assert result.queues == []
 
 
 async def test_zero_after_an_answer_reaches_reception(harness: Harness) -> None:
     """After an answer, 0 reaches reception: the call is then counted as a routed call."""
-    result = await _call(harness, Say("passeport", at=1.0), Press("0", at=1.0))
+    result = await call_through(harness, Say("passeport", at=1.0), Press("0", at=1.0))
     assert result.queues[0] == "loire-reception"
     row = await _pool(harness).fetchrow(
         "SELECT requested_service, outcome FROM calls WHERE call_sid = $1", result.call_sid)
@@ -132,7 +118,7 @@ async def test_listener_hears_each_sentence_once_in_order(harness: Harness,
 
     The offer of English (issue 16) comes right after the greeting.
     """
-    result = await _call(harness, Press("2"))
+    result = await call_through(harness, Press("2"))
     expected = [flow.prompts[n].text for n in ("greeting", "notice", "confidentiality")]
     expected.insert(1, "For English, press 9.")
     expected += _menu_texts(flow)
@@ -149,7 +135,7 @@ async def test_prompts_outside_a_gather_cannot_be_cut(settings: Settings, flow: 
     listening: a key at 8 s falls inside the closed message proper.
     """
     async with running(settings, flow, db_url, paris("2026-11-25T20:00")) as h:
-        result = await _call(h, Press("2", at=8.0))
+        result = await call_through(h, Press("2", at=8.0))
     assert result.cuts == []
     assert "du lundi au vendredi" in result.heard_text
     assert result.queues == []
@@ -190,7 +176,7 @@ async def test_closure_notice_only_in_the_seven_days_before(
         settings: Settings, flow: Flow, db_url: str, moment: str, announced: bool) -> None:
     """ "Le standard sera fermé le vendredi 25 décembre" plays only in the 7 days before."""
     async with running(settings, flow, db_url, paris(moment)) as h:
-        result = await _call(h, Press("0"))
+        result = await call_through(h, Press("0"))
     notice = "Le standard sera fermé le vendredi 25 décembre."
     assert (notice in result.heard) is announced, result.heard[:5]
 
@@ -199,10 +185,10 @@ async def test_relay_named_when_closed_and_in_help(settings: Settings, flow: Flo
                                                    db_url: str) -> None:
     """The relay for deaf and hard-of-hearing callers is named when closed and in the help."""
     async with running(settings, flow, db_url, paris("2026-11-28T10:00")) as h:
-        closed = await _call(h)
+        closed = await call_through(h)
     assert "le service Acceo" in closed.heard_text
     async with running(settings, flow, db_url, paris(OPEN)) as h:
-        helped = await _call(h, Press("*", at=0.5), Press("2"))
+        helped = await call_through(h, Press("*", at=0.5), Press("2"))
     assert "le service Acceo" in helped.heard_text
     assert helped.queues[0] == "loire-immigration"
 
@@ -212,7 +198,7 @@ async def test_every_call_starts_with_the_notice(settings: Settings, flow: Flow,
                                                  moment: str) -> None:
     """Open, closed or on a holiday, the call starts with the greeting and the notice."""
     async with running(settings, flow, db_url, paris(moment)) as h:
-        result = await _call(h, Press("0"))
+        result = await call_through(h, Press("0"))
     offer = ["For English, press 9."]  # issue 16: English is offered right after the greeting
     assert result.heard[:2 + len(offer)] == [flow.prompts["greeting"].text, *offer, NOTICE]
 
@@ -225,7 +211,7 @@ async def test_crisis_announcement_plays_when_closed(settings: Settings, flow: F
         now = h.clock.now()
         await crisis.switch(_pool(h), active=True, message=message,
                             until=now + timedelta(hours=6), now=now, by="test")
-        result = await _call(h)
+        result = await call_through(h)
         marked = await _pool(h).fetchval("SELECT crisis FROM calls WHERE call_sid = $1",
                                          result.call_sid)
         counted = h.app[keys.METRICS].registry.get_sample_value("ivr_crisis_calls_total")

@@ -10,25 +10,13 @@ from ivr import keys
 from ivr.flow.model import Flow
 from ivr.settings import Settings
 from ivr.simulator.harness import running
-from ivr.simulator.script import AgentScript, CallerScript, CallResult, Press
+from ivr.simulator.script import AgentScript, CallerScript, Press
 from ivr.store import agents
 from tests.conftest import paris
+from tests.helpers import lived_outcome
 
 KEYS = {"1": "crisis", "2": "immigration", "3": "road_safety", "4": "user_relations"}
-UNANSWERED_WORDS = "rappeler plus tard"
 
-
-def _kind(result: CallResult, target_ring: int) -> str:
-    """What the caller lived, from the simulator's side only (never from the server's data)."""
-    if result.answered_by is not None:
-        assert result.rings is not None
-        return "met" if result.rings < target_ring else "missed"
-    if UNANSWERED_WORDS in result.heard_text:
-        return "unanswered"
-    if result.queues and result.ended_by == "caller":
-        # Hung up while waiting for a human, even between two queues during an overflow.
-        return "abandoned"
-    return "left_before_queue"
 
 
 async def test_simulated_morning_counts_match(settings: Settings, flow: Flow,
@@ -76,7 +64,7 @@ async def test_simulated_morning_counts_match(settings: Settings, flow: Flow,
 
     assert all(r.error is None for r in results), [r.error for r in results if r.error]
     expected: Counter[tuple[str, str]] = Counter(
-        (KEYS[key], _kind(result, settings.target_ring))
+        (KEYS[key], lived_outcome(result, settings.target_ring))
         for (key, _, _), result in zip(plan, results, strict=True))
     server: Counter[tuple[str, str]] = Counter()
     for row in rows:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -19,12 +18,6 @@ from tests.conftest import OPEN, paris
 # The menu and the immigration info take this long before the caller is queued.
 MENU = (Press("2"),)
 
-
-@pytest.fixture
-async def harness(settings: Settings, flow: Flow, db_url: str) -> AsyncIterator[Harness]:
-    """The server on a Wednesday morning; offers ring for 15 s; wrap-up lasts 10 s."""
-    async with running(settings, flow, db_url, paris(OPEN)) as h:
-        yield h
 
 
 def _pool(h: Harness) -> asyncpg.Pool:

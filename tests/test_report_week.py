@@ -30,13 +30,13 @@ from ivr.staffing.measured import measure
 from ivr.staffing.plan import plan
 from ivr.store import agents, crisis
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, ROOT, TEMPLATE, paris, with_database
+from tests.helpers import lived_outcome
 
 KEYS = {"1": "crisis", "2": "immigration", "3": "road_safety", "4": "user_relations"}
 MONDAY = date(2026, 5, 11)  # Thursday 14 May 2026 is Ascension Day, a public holiday.
 OPEN_DAYS = [MONDAY + timedelta(days=n) for n in (0, 1, 2, 4)]
 HOLIDAY = MONDAY + timedelta(days=3)
 CRISIS_WORDS = "crues de la Loire"
-UNANSWERED_WORDS = "rappeler plus tard"
 WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -102,17 +102,6 @@ def _plan(dice: random.Random) -> list[Planned]:
         caller(_at(OPEN_DAYS[1], 10 + minutes / 60), None, listens=True)
     return planned
 
-
-def _kind(result: CallResult, target_ring: int) -> str:
-    """What the caller lived, from the simulator's side only (never from the server's data)."""
-    if result.answered_by is not None:
-        assert result.rings is not None
-        return "met" if result.rings < target_ring else "missed"
-    if UNANSWERED_WORDS in result.heard_text:
-        return "unanswered"
-    if result.queues and result.ended_by == "caller":
-        return "abandoned"
-    return "left_before_queue"
 
 
 def _stamp(line: str) -> float:
@@ -207,7 +196,7 @@ def _expected_services(week: Week) -> dict[str, dict[str, object]]:
         if p.key is None:
             continue
         service = KEYS[p.key]
-        kind = _kind(result, week.target_ring)
+        kind = lived_outcome(result, week.target_ring)
         kinds[service][kind] += 1
         if result.queue_wait is not None and kind in ("met", "missed"):
             waits[service].append(result.queue_wait)
@@ -246,7 +235,7 @@ async def test_week_report_equals_the_scripts_count(week: Week, flow: Flow) -> N
     assert report["closed"] == dict(Counter(p.closed for p in planned if p.closed))
     assert report["left_in_menu"] == 0
     expected = _expected_services(week)
-    kinds = Counter(_kind(r, week.target_ring) for p, r in week.calls if p.key)
+    kinds = Counter(lived_outcome(r, week.target_ring) for p, r in week.calls if p.key)
     # The week exercised every ending the committee is shown.
     assert {"met", "missed", "abandoned", "unanswered"} <= set(kinds), kinds
     for service, figures in expected.items():
@@ -287,7 +276,7 @@ async def test_week_staffing_measures_demand_and_agents(week: Week, flow: Flow) 
     table = plan(flow, period, days, measured, wrap_up_seconds=10, answer_within=20,
                  share=0.85)
     queued = Counter((WEEKDAY_NAMES[p.local.weekday()], p.local.hour) for p, r in week.calls
-                     if _kind(r, week.target_ring) in ("met", "missed", "abandoned",
+                     if lived_outcome(r, week.target_ring) in ("met", "missed", "abandoned",
                                                        "unanswered"))
     slots = {(s.weekday, s.hour): s for s in table.slots}
     assert set(slots) == {(d, h) for d in ("monday", "tuesday", "wednesday", "friday")
