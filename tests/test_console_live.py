@@ -28,11 +28,12 @@ async def _call(pool: asyncpg.Pool, sid: str, service: str, arrived: datetime, *
     """A call that reached the service's queue 10 s after it arrived."""
     queued = arrived + timedelta(seconds=10)
     state = {"answered": "answered", None: "queued"}.get(outcome, "ended")
+    answered = queued + timedelta(seconds=wait or 0) if outcome == "answered" else None
     await pool.execute(
         """INSERT INTO calls (call_sid, arrived_at, state, requested_service, service,
-                              queued_at, outcome, wait_seconds, target_met)
-           VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)""",
-        sid, arrived, state, service, queued, outcome, wait, met)
+                              queued_at, outcome, wait_seconds, target_met, answered_at)
+           VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9)""",
+        sid, arrived, state, service, queued, outcome, wait, met, answered)
 
 
 async def test_today_figures_count_the_local_day_from_the_calls_table(
@@ -81,7 +82,8 @@ async def test_manager_page_shows_figures_and_time_in_status(
     html = await (await client.get("/console/manager")).text()
     row = html.split("Le bureau de l&#39;immigration</th>")[1].split("</tr>")[0]
     cells = [c.split("</td>")[0] for c in row.split("<td>")[1:]]
-    assert cells == ["2", "0", "50 % (1)", "1", "0", "50 %", "22 s (5e sonnerie)"]
+    # The answered call was not transferred (oriented 100 %); nobody answered the survey.
+    assert cells == ["2", "0", "50 % (1)", "1", "0", "50 %", "22 s (5e sonnerie)", "100 %", "—"]
     assert "2 min 05 s" in html
 
 

@@ -83,8 +83,9 @@ async def test_transfer_keeps_first_pickup_and_measures_second_wait(harness: Har
     assert moved is not None
     assert (call["outcome"], call["rings"], call["target_met"]) == ("answered", 2, True)
     assert call["wait_seconds"] == pytest.approx(8.0, abs=0.01)
+    # The admin token names the actor; the standardist who asked is kept beside it.
     assert (moved["from_service"], moved["to_service"], moved["by_whom"]) == \
-        ("immigration", "road_safety", CLAIRE)
+        ("immigration", "road_safety", f"admin (pour {CLAIRE})")
     assert moved["outcome"] == "answered"
     assert result.second_wait is not None
     assert moved["wait_seconds"] == pytest.approx(result.second_wait, abs=0.01)
