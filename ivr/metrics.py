@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from ivr.flow.survey import KEYS as SURVEY_ANSWERS
+
 WAIT_BUCKETS = (5, 10, 15, 20, 25, 30, 45, 60, 90, 120, 180, 300)
 RING_BUCKETS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 OUTCOMES = ("answered", "abandoned", "unanswered", "closed", "self_served", "menu_hangup")
@@ -83,6 +85,17 @@ class Metrics:
         self.survey_answers = Counter("ivr_survey_answers", "Post-call survey answers.",
                                       ["service", "question", "answer"], registry=r)
 
+    def _prime_after_pickup(self, service: str, others: list[str]) -> None:
+        """Transfers from `service` and its survey answers, at 0 (issue 13's series)."""
+        for other in others:
+            self.transfers.labels(service, other)
+        for outcome in ("answered", "abandoned"):
+            self.transfer_wait.labels(service, outcome)
+        self.survey_asked.labels(service)
+        for question, answers in SURVEY_ANSWERS.items():
+            for answer in sorted(set(answers.values())):
+                self.survey_answers.labels(service, question, answer)
+
     def prime(self, services: list[str], routes: list[str] | None = None) -> None:
         """Export every series at 0, so rate() and increase() see the first event of each."""
         for service in services:
@@ -97,6 +110,7 @@ class Metrics:
                 self.menu_choices.labels(service, kind)
             for result in OFFER_RESULTS:
                 self.offers.labels(service, result)
+            self._prime_after_pickup(service, [s for s in services if s not in ("none", service)])
         for reason in FAILURE_REASONS:
             self.menu_failures.labels(reason)
         for reason in CLOSED_REASONS:

@@ -14,7 +14,8 @@ from tests.conftest import OPEN, paris
 
 COUNTERS = ("ivr_calls_total", "ivr_menu_choices_total", "ivr_menu_failures_total",
             "ivr_closed_calls_total", "ivr_offers_total", "ivr_webhook_errors_total",
-            "ivr_webhook_rejected_total")
+            "ivr_webhook_rejected_total", "ivr_transfers_total", "ivr_survey_asked_total",
+            "ivr_survey_answers_total")
 Series = tuple[str, tuple[tuple[str, str], ...]]
 
 
@@ -25,7 +26,8 @@ def _counters(registry: CollectorRegistry) -> dict[Series, float]:
 
 async def test_every_series_a_call_moves_was_exported_at_zero(settings: Settings, flow: Flow,
                                                              db_url: str) -> None:
-    """Choices (keys, speech), failures, closed calls and offers only move primed series."""
+    """Choices (keys, speech), failures, closed calls, offers and survey answers only move
+    primed series."""
     async with running(settings, flow, db_url, paris(OPEN)) as h:
         before = _counters(h.app[keys.METRICS].registry)
         assert before[("ivr_menu_choices_total",
@@ -42,6 +44,10 @@ async def test_every_series_a_call_moves_was_exported_at_zero(settings: Settings
                        (Silence(), Press("4"))):
             await h.twilio.call(CallerScript(inputs=inputs, talk_seconds=5, hangup_after=300))
             await h.twilio.settle()
+        # The standardist hangs up first (5 s of talk): the caller answers the survey.
+        await h.twilio.call(CallerScript(inputs=(Press("2"), Press("4"), Press("1")),
+                                         talk_seconds=30, hangup_after=300))
+        await h.twilio.settle()
         h.clock.advance(12 * 3600)  # the evening: closed
         await h.twilio.call(CallerScript())
         after = _counters(h.app[keys.METRICS].registry)
@@ -50,5 +56,8 @@ async def test_every_series_a_call_moves_was_exported_at_zero(settings: Settings
     assert all(before[series] == 0 for series in moved)
     names = {name for name, _ in moved}
     assert {"ivr_menu_choices_total", "ivr_menu_failures_total", "ivr_closed_calls_total",
-            "ivr_offers_total", "ivr_calls_total"} <= names
+            "ivr_offers_total", "ivr_calls_total", "ivr_survey_asked_total",
+            "ivr_survey_answers_total"} <= names
+    assert before[("ivr_transfers_total",
+                   (("from_service", "immigration"), ("to_service", "road_safety")))] == 0
     assert set(after) == set(before)
