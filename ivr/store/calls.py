@@ -23,15 +23,6 @@ class Ended:
     time_to_human: float | None = None
 
 
-async def record_arrival(pool: asyncpg.Pool, call_sid: str, caller_hash: str | None,
-                         called: str | None, now: datetime) -> bool:
-    """Store a new call; False when this CallSid was already known."""
-    status = await pool.execute(
-        """INSERT INTO calls (call_sid, caller_hash, called, arrived_at) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (call_sid) DO NOTHING""", call_sid, caller_hash, called, now)
-    return status.endswith(" 1")
-
-
 _RECORD_EVENT = """
     WITH call AS (
         INSERT INTO calls (call_sid, caller_hash, called, arrived_at) VALUES ($1, $6, $7, $4)
