@@ -1,127 +1,51 @@
-"""Twilio's side of calls: signed webhooks, TwiML interpreted verb by verb, queues, agents."""
+"""Twilio's side of calls: places calls, runs TwiML, keeps queues, rings agents.
+
+The parts: `http` (signed requests), `caller` (incoming calls), `agent` (calls placed to
+standardists), `queues` (Twilio's queues); this module ties them into one account.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from urllib.parse import urljoin
 
 import aiohttp
-from twilio.request_validator import RequestValidator
 
-from ivr.flow.speaking import say_seconds
-from ivr.ringback import wav_seconds
 from ivr.rings import RingPolicy
-from ivr.simulator.clock import SimClock, Wake
-from ivr.simulator.script import (
-    AgentScript,
-    CallerScript,
-    CallResult,
-    Input,
-    Press,
-    Say,
-    Silence,
-)
-from ivr.simulator.twiml_check import QUEUE_URL_VERBS, WAIT_VERBS, TwimlError, Verb, parse
+from ivr.simulator.agent import AgentLeg
+from ivr.simulator.caller import AskInput, CallerLeg, HungUp
+from ivr.simulator.clock import SimClock
+from ivr.simulator.http import WebhookClient, new_sid
+from ivr.simulator.queues import Member, Queues
+from ivr.simulator.script import AgentScript, CallerScript, CallResult
 
-API_VERSION = "2010-04-01"
-AskInput = Callable[[list[str]], "asyncio.Future[Input] | Input"]
+__all__ = ["AskInput", "FakeTwilio", "HungUp", "Member"]
 
 
-def new_sid(prefix: str) -> str:
-    """A Twilio-shaped SID."""
-    return prefix + secrets.token_hex(16)
-
-
-class HungUp(Exception):
-    """The caller's patience ran out."""
-
-
-@dataclass
-class Member:
-    """A caller waiting in a queue."""
-
-    leg: CallerLeg
-    entered: float
-    wake: Wake = field(default_factory=Wake)
-    talk_seconds: float | None = None
-    agent: str | None = None
-    welcome: list[Verb] = field(default_factory=list)
-    # The agent's talk is shorter than the caller's: the agent hangs up first.
-    agent_ends: bool = False
-    # A REST redirect (transfer) ends the conversation on both legs at once.
-    caller_cut: Wake = field(default_factory=Wake)
-    agent_cut: Wake = field(default_factory=Wake)
-
-
-class FakeTwilio:
+class FakeTwilio(WebhookClient):
     """Plays Twilio for one server: places calls, runs TwiML, keeps queues, rings agents."""
 
     def __init__(self, *, base_url: str, auth_token: str, account_sid: str, clock: SimClock,
                  session: aiohttp.ClientSession, rings: RingPolicy | None = None,
                  status_callback: str | None = "/twilio/status",
                  music_seconds: float = 30.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.validator = RequestValidator(auth_token)
-        self.auth_token = auth_token
+        super().__init__(base_url=base_url, auth_token=auth_token, session=session,
+                         music_seconds=music_seconds)
         self.account_sid = account_sid
         self.clock = clock
-        self.session = session
         self.rings = rings or RingPolicy()
         self.status_callback = status_callback
-        self.music_seconds = music_seconds
-        self.queues: dict[str, deque[Member]] = {}
-        self.queue_sids: dict[str, str] = {}
+        self._queues = Queues()
+        # The live queues by name and their QueueSids, as Twilio's account holds them.
+        self.queues = self._queues.members
+        self.queue_sids = self._queues.sids
         self.agent_scripts: dict[str, AgentScript] = {}
         self.default_agent = AgentScript()
         self.agent_calls: list[dict[str, str]] = []
         self.agent_legs: list[asyncio.Task[None]] = []
-        self._audio: dict[str, float] = {}
         # Callers' legs by CallSid, for REST updates; the admin token agents' transfers use.
         self.callers: dict[str, CallerLeg] = {}
         self.admin_token = ""
-
-    # -- HTTP -----------------------------------------------------------------------------
-    def url(self, target: str, current: str | None = None) -> str:
-        """An absolute URL, relative ones resolved as Twilio does against the current one."""
-        return urljoin(current or self.base_url + "/", target)
-
-    def sign(self, url: str, params: dict[str, str]) -> str:
-        """X-Twilio-Signature for a POST of `params` to `url`."""
-        signature: str = self.validator.compute_signature(url, params)
-        return signature
-
-    async def _send(self, url: str, params: dict[str, str]) -> tuple[int, str, bytes]:
-        """POST `params` signed as Twilio signs; return status, Content-Type and body."""
-        headers = {"X-Twilio-Signature": self.sign(url, params)}
-        async with self.session.post(url, data=params, headers=headers) as response:
-            return (response.status, response.headers.get("Content-Type", ""),
-                    await response.read())
-
-    async def post(self, url: str, params: dict[str, str],
-                   allowed: set[str] | None = None) -> tuple[int, list[Verb]]:
-        """POST a signed webhook and parse the TwiML answer."""
-        status, content_type, body = await self._send(url, params)
-        return status, parse(body, content_type, status, allowed)
-
-    async def notify(self, url: str, params: dict[str, str]) -> int:
-        """POST a signed status callback; the answer's body is ignored, as Twilio does."""
-        status, _, _ = await self._send(url, params)
-        return status
-
-    async def audio_seconds(self, url: str) -> float:
-        """How long an audio URL plays: WAV headers are read; other audio counts as music."""
-        if url not in self._audio:
-            seconds = self.music_seconds
-            if url.endswith(".wav"):
-                async with self.session.get(url) as response:
-                    if response.status == 200:
-                        seconds = wav_seconds(await response.read())
-            self._audio[url] = seconds
-        return self._audio[url]
 
     # -- calls ----------------------------------------------------------------------------
     async def call(self, script: CallerScript, ask: AskInput | None = None, *,
@@ -134,10 +58,7 @@ class FakeTwilio:
 
     def queue(self, name: str) -> deque[Member]:
         """A named queue, created on first use as Twilio does."""
-        if name not in self.queues:
-            self.queues[name] = deque()
-            self.queue_sids[name] = new_sid("QU")
-        return self.queues[name]
+        return self._queues.get(name)
 
     def start_agent_leg(self, params: dict[str, str]) -> str:
         """The REST stand-in asked for a call to an agent: ring them as their script says."""
@@ -164,440 +85,3 @@ class FakeTwilio:
         while any(not t.done() for t in self.agent_legs):
             await asyncio.gather(*self.agent_legs)
 
-
-def _duration(verb: Verb, audio: float) -> float:
-    loops = int(verb.attrs.get("loop", "1") or 1) or 1
-    if verb.name == "Say":
-        return say_seconds(verb.text) * loops
-    if verb.name == "Pause":
-        return float(verb.attrs.get("length", "1"))
-    return audio * loops
-
-
-class CallerLeg:
-    """An incoming call: the caller hears prompts, answers gathers, waits in queues."""
-
-    def __init__(self, twilio: FakeTwilio, script: CallerScript, ask: AskInput | None) -> None:
-        self.t = twilio
-        self.script = script
-        self.ask = ask
-        self.sid = new_sid("CA")
-        self.start = twilio.clock.now()
-        self.result = CallResult(self.sid, self.start)
-        self.inputs = list(script.inputs)
-        self.status = "ringing"
-        self.first_queued: float | None = None
-        self.redirect: str | None = None
-        self.transferred_at: float | None = None
-        self.talking: Member | None = None
-        twilio.callers[self.sid] = self
-
-    def elapsed(self) -> float:
-        """Seconds since the call began."""
-        return (self.t.clock.now() - self.start).total_seconds()
-
-    def note(self, text: str) -> None:
-        """Add a transcript line."""
-        self.result.transcript.add(self.elapsed(), text)
-
-    def params(self, **extra: str) -> dict[str, str]:
-        """The parameters Twilio sends with every request of this call."""
-        s = self.script
-        return {"CallSid": self.sid, "AccountSid": self.t.account_sid, "From": s.from_number,
-                "To": s.to_number, "Caller": s.from_number, "Called": s.to_number,
-                "CallStatus": self.status, "Direction": "inbound", "ApiVersion": API_VERSION,
-                **extra}
-
-    async def sleep(self, seconds: float, wake: Wake | None = None) -> bool:
-        """Sleep, unless the caller's patience ends first (then HungUp)."""
-        limit = self.script.hangup_after
-        if limit is not None:
-            left = limit - self.elapsed()
-            if left <= seconds:
-                woken = await self.t.clock.sleep(max(left, 0.0), wake)
-                if woken:
-                    return True
-                raise HungUp
-        return await self.t.clock.sleep(seconds, wake)
-
-    async def fetch(self, url: str, allowed: set[str] | None = None,
-                    **extra: str) -> list[Verb]:
-        """Request a TwiML document for this call, noting it in the transcript."""
-        status, verbs = await self.t.post(url, self.params(**extra), allowed)
-        path = url.removeprefix(self.t.base_url)
-        self.result.webhooks.append((path, status))
-        self.note(f"→ POST {path} {status}")
-        return verbs
-
-    async def run(self, after: float = 0.0) -> CallResult:
-        """The whole call, dialled after a delay."""
-        if after > 0:
-            await self.t.clock.sleep(after)
-        self.start = self.t.clock.now()
-        self.result.started_at = self.start
-        try:
-            self.note(f"appel de {self.script.from_number} vers {self.script.to_number}")
-            self.status = "in-progress"
-            url = self.t.url("/twilio/voice")
-            verbs = await self.fetch(url)
-            await self.execute(verbs, url)
-        except HungUp:
-            self.result.ended_by = "caller"
-            self.note("l'appelant raccroche")
-        except TwimlError as exc:
-            self.result.error = str(exc)
-            self.note(f"ERREUR Twilio {exc}")
-        self.status = "completed"
-        if self.t.status_callback:
-            await self.t.notify(self.t.url(self.t.status_callback), self.params(
-                CallStatus="completed", CallDuration=str(int(self.elapsed())),
-                Timestamp=self.t.clock.now().strftime("%a, %d %b %Y %H:%M:%S +0000"),
-                SequenceNumber="0", CallbackSource="call-progress-events"))
-        self.note("fin de l'appel")
-        return self.result
-
-    async def hear(self, verb: Verb, wake: Wake | None = None) -> bool:
-        """Play one Say / Play / Pause to the caller; True if `wake` interrupted it."""
-        if verb.name == "Say":
-            self.result.heard.append(verb.text)
-            self.result.languages.append(verb.attrs.get("language", "en-US"))
-            self.note(f"🔊 {verb.text}")
-            return await self.sleep(_duration(verb, 0), wake)
-        if verb.name == "Play":
-            audio = await self.t.audio_seconds(self.t.url(verb.text))
-            self.note(f"♪ {verb.text} ({audio:.1f}s)")
-            return await self.sleep(_duration(verb, audio), wake)
-        return await self.sleep(_duration(verb, 0), wake)
-
-    async def execute(self, verbs: list[Verb], url: str) -> None:
-        """Run a document to its end, following Gather, Redirect and Enqueue."""
-        while True:
-            next_doc: tuple[list[Verb], str] | None = None
-            for verb in verbs:
-                if verb.name in ("Say", "Play", "Pause"):
-                    await self.hear(verb)
-                elif verb.name in ("Hangup", "Reject"):
-                    self.note(f"Twilio raccroche ({verb.name})")
-                    return
-                elif verb.name == "Redirect":
-                    target = self.t.url(verb.text, url)
-                    next_doc = (await self.fetch(target), target)
-                    break
-                elif verb.name == "Gather":
-                    next_doc = await self.gather(verb, url)
-                    if next_doc is not None:
-                        break
-                elif verb.name == "Enqueue":
-                    next_doc = await self.enqueue(verb, url)
-                    if next_doc is None:
-                        return
-                    break
-                elif verb.name == "Dial":
-                    self.note(f"mis en relation avec {verb.text or verb.children[0].text}")
-                    await self.sleep(self.script.talk_seconds)
-                    self.result.ended_by = "dial"
-                    return
-                elif verb.name == "Leave":
-                    continue  # outside a queue, <Leave> does nothing
-            if next_doc is None:
-                return
-            verbs, url = next_doc
-
-    async def next_input(self, heard: list[str], *, falls_through: bool = False) -> Input:
-        """The caller's answer: the script's next one, or the person at the keyboard.
-
-        With `falls_through` (a <Gather> that goes on to the next verb when nothing comes), a
-        script with no input left stays silent and listens on, as a real caller would.
-        """
-        if self.inputs:
-            return self.inputs.pop(0)
-        if falls_through and self.ask is None:
-            return Silence()
-        if self.ask is not None:
-            answer = self.ask(heard)
-            if isinstance(answer, asyncio.Future):
-                return await answer
-            return answer
-        raise HungUp
-
-    async def gather(self, verb: Verb, url: str) -> tuple[list[Verb], str] | None:
-        """Play the prompts, take an answer, post it to the action (or fall through).
-
-        As Twilio does: keys, and speech once the caller starts speaking, given while the
-        nested <Say>/<Play> run stop them and are taken at once (bargeIn, true by default;
-        only the kinds in `input`); the timeout runs from the end of the prompts.
-        """
-        timeout = float(verb.attrs.get("timeout", "5"))
-        answer, heard_here = await self.prompts_until_input(verb)
-        if answer is None:
-            answer = await self.next_input(
-                heard_here, falls_through=verb.attrs.get("actionOnEmptyResult") != "true")
-            late = getattr(answer, "at", None)
-            if late is not None:
-                spoken = await self.spoken_length(verb)
-                if late - spoken >= timeout:
-                    self.inputs.insert(0, answer)  # too late for this <Gather>
-                    answer = Silence()
-                else:
-                    await self.sleep(max(late - spoken, 0.0))
-        action = self.t.url(verb.attrs.get("action", url), url)
-        if isinstance(answer, Press):
-            self.note(f"☎ l'appelant tape {answer.digits}")
-            await self.sleep(0.5 * len(answer.digits))
-            return await self.fetch(action, Digits=answer.digits), action
-        if isinstance(answer, Say):
-            self.note(f"🗣 l'appelant dit « {answer.phrase} » (confiance {answer.confidence})")
-            await self.sleep(say_seconds(answer.phrase))
-            return await self.fetch(action, SpeechResult=answer.phrase,
-                                    Confidence=str(answer.confidence)), action
-        assert isinstance(answer, Silence)
-        self.note("… l'appelant ne dit rien")
-        await self.sleep(timeout)
-        if verb.attrs.get("actionOnEmptyResult") == "true":
-            return await self.fetch(action), action
-        return None
-
-    def _barges_in(self, verb: Verb, answer: Input) -> bool:
-        """True when this <Gather> takes this input while its prompts play."""
-        kinds = set(verb.attrs.get("input", "dtmf").split())
-        wanted = "dtmf" if isinstance(answer, Press) else "speech"
-        # With bargeIn="false" the prompts play on to their end: the input counts after them.
-        return wanted in kinds and verb.attrs.get("bargeIn", "true") == "true"
-
-    async def spoken_length(self, verb: Verb) -> float:
-        """Seconds the <Gather>'s nested prompts take to the end."""
-        total = 0.0
-        for child in verb.children:
-            audio = await self.t.audio_seconds(self.t.url(child.text)) \
-                if child.name == "Play" else 0.0
-            total += _duration(child, audio)
-        return total
-
-    async def prompts_until_input(self, verb: Verb) -> tuple[Input | None, list[str]]:
-        """Play the nested prompts, cut by a scripted input timed within them."""
-        heard_here: list[str] = []
-        upcoming = self.inputs[0] if self.inputs else None
-        at = getattr(upcoming, "at", None)
-        if upcoming is None or at is None or not self._barges_in(verb, upcoming):
-            for child in verb.children:
-                if child.name == "Say":
-                    heard_here.append(child.text)
-                await self.hear(child)
-            return None, heard_here
-        elapsed = 0.0
-        for child in verb.children:
-            audio = await self.t.audio_seconds(self.t.url(child.text)) \
-                if child.name == "Play" else 0.0
-            length = _duration(child, audio)
-            if elapsed + length <= at:
-                await self.hear(child)
-                elapsed += length
-                continue
-            into = max(at - elapsed, 0.0)
-            if child.name == "Say":
-                self.result.heard.append(child.text)
-                self.result.languages.append(child.attrs.get("language", "en-US"))
-                self.note(f"🔊 {child.text}")
-            await self.sleep(into)
-            self.result.cuts.append((child.text, into))
-            self.note(f"✂ coupé après {into:.1f}s")
-            return self.inputs.pop(0), heard_here
-        return None, heard_here
-
-    async def enqueue(self, verb: Verb, url: str) -> tuple[list[Verb], str] | None:
-        """Wait in a queue until dequeued, hung up or told to leave; then the action."""
-        name = verb.text
-        queue = self.t.queue(name)
-        member = Member(self, entered=self.elapsed())
-        if self.first_queued is None:
-            self.first_queued = member.entered  # the wait runs on through an overflow
-            self.result.queued_after = member.entered
-        queue.append(member)
-        self.result.queues.append(name)
-        self.note(f"en file d'attente {name}")
-        wait_url = self.t.url(verb.attrs["waitUrl"], url) if "waitUrl" in verb.attrs else None
-        result = "bridged"
-        try:
-            result = await self.wait_in_queue(member, queue, name, wait_url)
-        except HungUp:
-            result = "hangup"
-            if member in queue:
-                queue.remove(member)
-        queue_time = str(int(self.elapsed() - member.entered))
-        if result == "bridged":
-            await self.talk(member)
-            if self.redirect is not None:  # transferred: the new TwiML replaces the <Enqueue>
-                target, self.redirect = self.redirect, None
-                self.result.transfers.append(target)
-                return await self.fetch(target), target
-        self.result.queue_result = result
-        next_doc: tuple[list[Verb], str] | None = None
-        # A caller who hangs up on the standardist is gone when Twilio posts the action.
-        gone = result == "bridged" and not member.agent_ends
-        if "action" in verb.attrs:
-            target = self.t.url(verb.attrs["action"], url)
-            extra = {"CallStatus": "completed"} if gone else {}
-            next_doc = await self.fetch(target, None, QueueResult=result,
-                                        QueueSid=self.t.queue_sids[name],
-                                        QueueTime=queue_time, **extra), target
-        if result == "hangup":
-            raise HungUp
-        # After the caller hung up the call is over; otherwise the action's document runs on.
-        return None if gone else next_doc
-
-    async def wait_in_queue(self, member: Member, queue: deque[Member], name: str,
-                            wait_url: str | None) -> str:
-        """Run the waitUrl documents until something ends the wait."""
-        while True:
-            if member.talk_seconds is not None:
-                return "bridged"
-            if wait_url is None:
-                if await self.sleep(self.t.music_seconds, member.wake):
-                    return "bridged"
-                continue
-            position = queue.index(member) + 1 if member in queue else 1
-            verbs = await self.fetch(
-                wait_url, WAIT_VERBS, QueuePosition=str(position),
-                QueueSid=self.t.queue_sids[name],
-                QueueTime=str(int(self.elapsed() - member.entered)),
-                AvgQueueTime="0", CurrentQueueSize=str(len(queue)), MaxQueueSize="1000")
-            if member.talk_seconds is not None:
-                return "bridged"
-            for verb in verbs:
-                if verb.name == "Leave":
-                    queue.remove(member)
-                    self.note("quitte la file (Leave)")
-                    return "leave"
-                if verb.name == "Hangup":
-                    queue.remove(member)
-                    raise HungUp
-                if verb.name in ("Say", "Play", "Pause") and await self.hear(verb, member.wake):
-                    return "bridged"
-
-    async def talk(self, member: Member) -> None:
-        """The conversation with the agent who dequeued this caller."""
-        self.talking = member
-        for verb in member.welcome:
-            await self.hear(verb)
-        self.note(f"👤 décroché par {member.agent}")
-        cut = await self.sleep(min(member.talk_seconds or 0.0, self.script.talk_seconds),
-                               member.caller_cut)
-        self.talking = None
-        self.result.hung_up_first = "transfer" if cut else \
-            "agent" if member.agent_ends else "caller"
-        self.note("transfert" if cut else f"fin de la conversation ({self.result.hung_up_first} "
-                  "raccroche)")
-
-
-class AgentLeg:
-    """A call placed to an agent: rings, is answered or not, dequeues a caller."""
-
-    def __init__(self, twilio: FakeTwilio, sid: str, create: dict[str, str],
-                 script: AgentScript) -> None:
-        self.t = twilio
-        self.sid = sid
-        self.create = create
-        self.script = script
-        self.started = twilio.clock.now()
-        self.events = set(create.get("StatusCallbackEvent", "").split())
-
-    def params(self, status: str, **extra: str) -> dict[str, str]:
-        """Parameters of the agent leg's requests."""
-        return {"CallSid": self.sid, "AccountSid": self.t.account_sid,
-                "From": self.create.get("From", ""), "To": self.create.get("To", ""),
-                "Caller": self.create.get("From", ""), "Called": self.create.get("To", ""),
-                "CallStatus": status, "Direction": "outbound-api", "ApiVersion": API_VERSION,
-                **extra}
-
-    async def callback(self, event: str, status: str, **extra: str) -> None:
-        """A status callback, when the REST request asked for this event."""
-        url = self.create.get("StatusCallback")
-        if url and (event in self.events or event == "completed"):
-            await self.t.notify(url, self.params(status, CallbackSource="call-progress-events",
-                                                 SequenceNumber=str(len(self.events)),
-                                                 **extra))
-
-    async def run(self) -> None:
-        """Ring, then answer or not, as the agent's script says."""
-        timeout = float(self.create.get("Timeout", "60"))
-        await self.callback("initiated", "queued")
-        if self.script.behaviour == "busy":
-            await self.callback("completed", "busy", CallDuration="0")
-            return
-        await self.callback("ringing", "ringing")
-        if self.script.behaviour == "never" or self.script.answer_after >= timeout:
-            await self.t.clock.sleep(timeout)
-            await self.callback("completed", "no-answer", CallDuration="0")
-            return
-        await self.t.clock.sleep(self.script.answer_after)
-        await self.callback("answered", "in-progress")
-        answered = self.t.clock.now()
-        url = self.create["Url"]
-        _, verbs = await self.t.post(url, self.params("in-progress"))
-        for verb in verbs:
-            if verb.name in ("Say", "Pause", "Play"):
-                await self.t.clock.sleep(_duration(verb, 1.0))
-            elif verb.name == "Dial":
-                await self.dial(verb, url)
-            elif verb.name in ("Hangup", "Reject"):
-                break
-        duration = (self.t.clock.now() - answered).total_seconds()
-        await self.callback("completed", "completed", CallDuration=str(int(duration)))
-
-    async def transfer(self, caller_sid: str, service: str) -> None:
-        """What the standardist's console does: ask the server to transfer the caller."""
-        url = f"{self.t.base_url}/admin/calls/{caller_sid}/transfer"
-        body = {"service": service, "by": self.create.get("To", "agent")}
-        headers = {"Authorization": f"Bearer {self.t.admin_token}"}
-        async with self.t.session.post(url, json=body, headers=headers) as response:
-            await response.read()
-
-    async def dial(self, verb: Verb, url: str) -> None:
-        """<Dial><Queue>: take the queue's first caller, or wait for one until the timeout."""
-        nouns = [n for n in verb.children if n.name == "Queue"]
-        if not nouns:
-            return
-        noun = nouns[0]
-        queue = self.t.queue(noun.text)
-        waited, limit = 0.0, float(verb.attrs.get("timeout", "30"))
-        while not queue and waited < limit:
-            await self.t.clock.sleep(1.0)
-            waited += 1.0
-        dial_status, talk = "no-answer", 0.0
-        member: Member | None = None
-        if queue:
-            member = queue.popleft()
-            leg = member.leg
-            if "url" in noun.attrs:
-                target = self.t.url(noun.attrs["url"], url)
-                queue_time = str(int(leg.elapsed() - member.entered))
-                _, member.welcome = await self.t.post(target, leg.params(
-                    QueueSid=self.t.queue_sids[noun.text], QueueTime=queue_time,
-                    DequeingCallSid=self.sid), QUEUE_URL_VERBS)
-                leg.result.webhooks.append((target.removeprefix(self.t.base_url), 200))
-            wait = leg.elapsed() - (leg.first_queued or member.entered)
-            if leg.result.answered_by is None:  # the first pickup is the one the rings count
-                leg.result.queue_wait = wait
-                leg.result.rings = self.t.rings.ring_of(wait)
-                leg.result.answered_by = self.create.get("To")
-            else:
-                # The second wait runs from the transfer, its announcement included.
-                leg.result.second_wait = leg.elapsed() - (leg.transferred_at or member.entered)
-            member.agent = self.create.get("To")
-            talk = min(self.script.talk_seconds, leg.script.talk_seconds)
-            member.talk_seconds = talk
-            member.agent_ends = self.script.talk_seconds < leg.script.talk_seconds
-            member.wake.fire()
-            dial_status = "completed"
-            started = self.t.clock.now()
-            welcome = sum(_duration(v, 1.0) for v in member.welcome)
-            if self.script.transfer_to is not None and self.script.transfer_after < talk:
-                await self.t.clock.sleep(welcome + self.script.transfer_after, member.agent_cut)
-                await self.transfer(leg.sid, self.script.transfer_to)
-            await self.t.clock.sleep(talk + welcome, member.agent_cut)
-            talk = (self.t.clock.now() - started).total_seconds()
-        if "action" in verb.attrs:
-            await self.t.post(self.t.url(verb.attrs["action"], url), self.params(
-                "in-progress", DialCallStatus=dial_status,
-                DialCallSid=member.leg.sid if member else "",
-                DialCallDuration=str(int(talk))))

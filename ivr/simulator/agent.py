@@ -1,0 +1,128 @@
+"""A call placed to a standardist: rings, is answered or not, dequeues a caller."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ivr.simulator.http import API_VERSION
+from ivr.simulator.queues import Member
+from ivr.simulator.script import AgentScript
+from ivr.simulator.twiml_check import QUEUE_URL_VERBS, Verb
+from ivr.simulator.verbs import verb_seconds
+
+if TYPE_CHECKING:
+    from ivr.simulator.twilio import FakeTwilio
+
+
+class AgentLeg:
+    """A call placed to an agent: rings, is answered or not, dequeues a caller."""
+
+    def __init__(self, twilio: FakeTwilio, sid: str, create: dict[str, str],
+                 script: AgentScript) -> None:
+        self.t = twilio
+        self.sid = sid
+        self.create = create
+        self.script = script
+        self.started = twilio.clock.now()
+        self.events = set(create.get("StatusCallbackEvent", "").split())
+
+    def params(self, status: str, **extra: str) -> dict[str, str]:
+        """Parameters of the agent leg's requests."""
+        return {"CallSid": self.sid, "AccountSid": self.t.account_sid,
+                "From": self.create.get("From", ""), "To": self.create.get("To", ""),
+                "Caller": self.create.get("From", ""), "Called": self.create.get("To", ""),
+                "CallStatus": status, "Direction": "outbound-api", "ApiVersion": API_VERSION,
+                **extra}
+
+    async def callback(self, event: str, status: str, **extra: str) -> None:
+        """A status callback, when the REST request asked for this event."""
+        url = self.create.get("StatusCallback")
+        if url and (event in self.events or event == "completed"):
+            await self.t.notify(url, self.params(status, CallbackSource="call-progress-events",
+                                                 SequenceNumber=str(len(self.events)),
+                                                 **extra))
+
+    async def run(self) -> None:
+        """Ring, then answer or not, as the agent's script says."""
+        timeout = float(self.create.get("Timeout", "60"))
+        await self.callback("initiated", "queued")
+        if self.script.behaviour == "busy":
+            await self.callback("completed", "busy", CallDuration="0")
+            return
+        await self.callback("ringing", "ringing")
+        if self.script.behaviour == "never" or self.script.answer_after >= timeout:
+            await self.t.clock.sleep(timeout)
+            await self.callback("completed", "no-answer", CallDuration="0")
+            return
+        await self.t.clock.sleep(self.script.answer_after)
+        await self.callback("answered", "in-progress")
+        answered = self.t.clock.now()
+        url = self.create["Url"]
+        _, verbs = await self.t.post(url, self.params("in-progress"))
+        for verb in verbs:
+            if verb.name in ("Say", "Pause", "Play"):
+                await self.t.clock.sleep(verb_seconds(verb, 1.0))
+            elif verb.name == "Dial":
+                await self.dial(verb, url)
+            elif verb.name in ("Hangup", "Reject"):
+                break
+        duration = (self.t.clock.now() - answered).total_seconds()
+        await self.callback("completed", "completed", CallDuration=str(int(duration)))
+
+    async def transfer(self, caller_sid: str, service: str) -> None:
+        """What the standardist's console does: ask the server to transfer the caller."""
+        url = f"{self.t.base_url}/admin/calls/{caller_sid}/transfer"
+        body = {"service": service, "by": self.create.get("To", "agent")}
+        headers = {"Authorization": f"Bearer {self.t.admin_token}"}
+        async with self.t.session.post(url, json=body, headers=headers) as response:
+            await response.read()
+
+    async def dial(self, verb: Verb, url: str) -> None:
+        """<Dial><Queue>: take the queue's first caller, or wait for one until the timeout."""
+        nouns = [n for n in verb.children if n.name == "Queue"]
+        if not nouns:
+            return
+        noun = nouns[0]
+        queue = self.t.queue(noun.text)
+        waited, limit = 0.0, float(verb.attrs.get("timeout", "30"))
+        while not queue and waited < limit:
+            await self.t.clock.sleep(1.0)
+            waited += 1.0
+        dial_status, talk = "no-answer", 0.0
+        member: Member | None = None
+        if queue:
+            member = queue.popleft()
+            leg = member.leg
+            if "url" in noun.attrs:
+                target = self.t.url(noun.attrs["url"], url)
+                queue_time = str(int(leg.elapsed() - member.entered))
+                _, member.welcome = await self.t.post(target, leg.params(
+                    QueueSid=self.t.queue_sids[noun.text], QueueTime=queue_time,
+                    DequeingCallSid=self.sid), QUEUE_URL_VERBS)
+                leg.result.webhooks.append((target.removeprefix(self.t.base_url), 200))
+            wait = leg.elapsed() - (leg.first_queued or member.entered)
+            if leg.result.answered_by is None:  # the first pickup is the one the rings count
+                leg.result.queue_wait = wait
+                leg.result.rings = self.t.rings.ring_of(wait)
+                leg.result.answered_by = self.create.get("To")
+            else:
+                # The second wait runs from the transfer, its announcement included.
+                leg.result.second_wait = leg.elapsed() - (leg.transferred_at or member.entered)
+            member.agent = self.create.get("To")
+            talk = min(self.script.talk_seconds, leg.script.talk_seconds)
+            member.talk_seconds = talk
+            member.agent_ends = self.script.talk_seconds < leg.script.talk_seconds
+            member.wake.fire()
+            dial_status = "completed"
+            started = self.t.clock.now()
+            welcome = sum(verb_seconds(v, 1.0) for v in member.welcome)
+            if self.script.transfer_to is not None and self.script.transfer_after < talk:
+                await self.t.clock.sleep(welcome + self.script.transfer_after, member.agent_cut)
+                await self.transfer(leg.sid, self.script.transfer_to)
+            await self.t.clock.sleep(talk + welcome, member.agent_cut)
+            talk = (self.t.clock.now() - started).total_seconds()
+        if "action" in verb.attrs:
+            await self.t.post(self.t.url(verb.attrs["action"], url), self.params(
+                "in-progress", DialCallStatus=dial_status,
+                DialCallSid=member.leg.sid if member else "",
+                DialCallDuration=str(int(talk))))

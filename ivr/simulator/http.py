@@ -1,0 +1,70 @@
+"""Twilio's HTTP side: signed webhooks and status callbacks, TwiML parsed, audio lengths."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urljoin
+
+import aiohttp
+from twilio.request_validator import RequestValidator
+
+from ivr.ringback import wav_seconds
+from ivr.simulator.twiml_check import Verb, parse
+
+API_VERSION = "2010-04-01"
+
+
+def new_sid(prefix: str) -> str:
+    """A Twilio-shaped SID."""
+    return prefix + secrets.token_hex(16)
+
+
+class WebhookClient:
+    """Sends requests to the server as Twilio does: signed, form-encoded, relative URLs resolved."""
+
+    def __init__(self, *, base_url: str, auth_token: str, session: aiohttp.ClientSession,
+                 music_seconds: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.validator = RequestValidator(auth_token)
+        self.auth_token = auth_token
+        self.session = session
+        self.music_seconds = music_seconds
+        self._audio: dict[str, float] = {}
+
+    def url(self, target: str, current: str | None = None) -> str:
+        """An absolute URL, relative ones resolved as Twilio does against the current one."""
+        return urljoin(current or self.base_url + "/", target)
+
+    def sign(self, url: str, params: dict[str, str]) -> str:
+        """X-Twilio-Signature for a POST of `params` to `url`."""
+        signature: str = self.validator.compute_signature(url, params)
+        return signature
+
+    async def _send(self, url: str, params: dict[str, str]) -> tuple[int, str, bytes]:
+        """POST `params` signed as Twilio signs; return status, Content-Type and body."""
+        headers = {"X-Twilio-Signature": self.sign(url, params)}
+        async with self.session.post(url, data=params, headers=headers) as response:
+            return (response.status, response.headers.get("Content-Type", ""),
+                    await response.read())
+
+    async def post(self, url: str, params: dict[str, str],
+                   allowed: set[str] | None = None) -> tuple[int, list[Verb]]:
+        """POST a signed webhook and parse the TwiML answer."""
+        status, content_type, body = await self._send(url, params)
+        return status, parse(body, content_type, status, allowed)
+
+    async def notify(self, url: str, params: dict[str, str]) -> int:
+        """POST a signed status callback; the answer's body is ignored, as Twilio does."""
+        status, _, _ = await self._send(url, params)
+        return status
+
+    async def audio_seconds(self, url: str) -> float:
+        """How long an audio URL plays: WAV headers are read; other audio counts as music."""
+        if url not in self._audio:
+            seconds = self.music_seconds
+            if url.endswith(".wav"):
+                async with self.session.get(url) as response:
+                    if response.status == 200:
+                        seconds = wav_seconds(await response.read())
+            self._audio[url] = seconds
+        return self._audio[url]

@@ -1,0 +1,46 @@
+"""Twilio's queues as the simulator keeps them: named, created on first use, FIFO."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ivr.simulator.clock import Wake
+from ivr.simulator.http import new_sid
+from ivr.simulator.twiml_check import Verb
+
+if TYPE_CHECKING:
+    from ivr.simulator.caller import CallerLeg
+
+
+@dataclass
+class Member:
+    """A caller waiting in a queue."""
+
+    leg: CallerLeg
+    entered: float
+    wake: Wake = field(default_factory=Wake)
+    talk_seconds: float | None = None
+    agent: str | None = None
+    welcome: list[Verb] = field(default_factory=list)
+    # The agent's talk is shorter than the caller's: the agent hangs up first.
+    agent_ends: bool = False
+    # A REST redirect (transfer) ends the conversation on both legs at once.
+    caller_cut: Wake = field(default_factory=Wake)
+    agent_cut: Wake = field(default_factory=Wake)
+
+
+class Queues:
+    """Every queue of the account, by name, with the QueueSid Twilio gives each."""
+
+    def __init__(self) -> None:
+        self.members: dict[str, deque[Member]] = {}
+        self.sids: dict[str, str] = {}
+
+    def get(self, name: str) -> deque[Member]:
+        """A named queue, created on first use as Twilio does."""
+        if name not in self.members:
+            self.members[name] = deque()
+            self.sids[name] = new_sid("QU")
+        return self.members[name]
