@@ -8,6 +8,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from ivr import keys, urls
+from ivr.callbacks import placing
 from ivr.store import offers
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ async def offer_waiting(app: web.Application) -> int:
             break
         try:
             sid = await dialer.place_call(
-                to=claim.contact, answer_url=urls.agent_answer_url(settings, claim.offer_id),
+                to=claim.contact, answer_url=placing.agent_answer_url(settings, claim),
                 status_url=urls.agent_status_url(settings, claim.offer_id),
                 ring_seconds=settings.offer_timeout_seconds)
         except Exception:

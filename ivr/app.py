@@ -9,6 +9,7 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from ivr import acd, keys
+from ivr.callbacks.ticker import callback_ticker
 from ivr.clock import Clock, SystemClock
 from ivr.console import setup_console
 from ivr.crisis_cache import CrisisCache
@@ -25,7 +26,18 @@ from ivr.ringback import ringback_wav
 from ivr.security import MAX_FORM_BYTES, twilio_guard
 from ivr.settings import Settings
 from ivr.timeouts import body_deadline
-from ivr.views import admin, agent, health, openapi, queue, status, survey, transfer, voice
+from ivr.views import (
+    admin,
+    agent,
+    callback,
+    health,
+    openapi,
+    queue,
+    status,
+    survey,
+    transfer,
+    voice,
+)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -70,6 +82,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | N
     app.cleanup_ctx.append(_crisis_cache)
     app.cleanup_ctx.append(_dialer)
     app.cleanup_ctx.append(daily_purge)
+    app.cleanup_ctx.append(callback_ticker)
     app[LIVE] = LiveGauges(settings.live_gauges_seconds)
     if settings.metrics_port is not None:
         app.cleanup_ctx.append(health.metrics_site)
@@ -125,3 +138,14 @@ def _routes(app: web.Application, ringback: bytes) -> None:
     r.add_post("/admin/calls/{call_sid}/transfer", admin.transfer_call)
     r.add_post("/twilio/transfer", transfer.requeue, name="transfer")
     r.add_post("/twilio/survey", survey.answer, name="survey")
+    _callback_routes(app)
+
+
+def _callback_routes(app: web.Application) -> None:
+    """Issue 16: the callback's key in the wait, its confirmation, and the call back."""
+    r = app.router
+    r.add_post("/twilio/callback/request", callback.request_callback, name="callback_request")
+    r.add_post("/twilio/callback/confirm", callback.confirm, name="callback_confirm")
+    r.add_post("/twilio/callback/agent", callback.agent_answer, name="callback_agent")
+    r.add_post("/twilio/callback/reached", callback.reached, name="callback_reached")
+    r.add_post("/twilio/callback/dial-done", callback.dial_done, name="callback_dial_done")

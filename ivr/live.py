@@ -14,7 +14,7 @@ from aiohttp import web
 from prometheus_client import generate_latest
 
 from ivr import keys
-from ivr.store import agents, calls, crisis
+from ivr.store import agents, callbacks, calls, crisis
 
 log = logging.getLogger(__name__)
 STATUSES = ("available", "busy", "wrap_up", "offline")
@@ -66,6 +66,7 @@ async def refresh_live_gauges(app: web.Application) -> None:
             waiting = await calls.waiting_by_service(pool, now)
             staff = await agents.counts_by_status(pool, now)
             on = await crisis.current(pool, now)
+            pending = await callbacks.pending_by_service(pool, now)
     except Exception:
         log.warning("live gauges not refreshed", exc_info=True)
         metrics.live_up.set(0)
@@ -76,5 +77,6 @@ async def refresh_live_gauges(app: web.Application) -> None:
         metrics.longest_wait.labels(service).set(longest)
         for status in STATUSES:
             metrics.agents.labels(service, status).set(staff.get((service, status), 0))
+        metrics.callbacks_pending.labels(service).set(pending.get(service, (0, 0.0))[0])
     metrics.crisis_mode.set(1 if on else 0)
     metrics.live_up.set(1)

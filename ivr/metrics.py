@@ -8,7 +8,10 @@ from ivr.flow.survey import KEYS as SURVEY_ANSWERS
 
 WAIT_BUCKETS = (5, 10, 15, 20, 25, 30, 45, 60, 90, 120, 180, 300)
 RING_BUCKETS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
-OUTCOMES = ("answered", "abandoned", "unanswered", "closed", "self_served", "menu_hangup")
+OUTCOMES = ("answered", "abandoned", "unanswered", "closed", "self_served", "menu_hangup",
+            "answered_callback", "callback_failed")
+# Callbacks by result (issue 16): booked, reached, a try missed (retry), failed, withdrawn.
+CALLBACK_RESULTS = ("requested", "answered", "retry", "failed", "canceled")
 # Every label value the handlers use, so each series is exported at 0 from start-up.
 INPUT_KINDS = ("dtmf", "speech")
 FAILURE_REASONS = ("invalid_key", "no_input", "no_match", "ambiguous", "unconfirmed")
@@ -85,6 +88,12 @@ class Metrics:
         self.survey_answers = Counter("ivr_survey_answers", "Post-call survey answers.",
                                       ["service", "question", "answer"], registry=r)
 
+        self.callbacks = Counter("ivr_callbacks", "Callbacks by service and result.",
+                                 ["service", "result"], registry=r)
+        self.callbacks_pending = Gauge("ivr_callbacks_pending",
+                                       "Callbacks waiting for their turn, per service.",
+                                       ["service"], registry=r)
+
     def _prime_after_pickup(self, service: str, others: list[str]) -> None:
         """Transfers from `service` and its survey answers, at 0 (issue 13's series)."""
         for other in others:
@@ -111,6 +120,9 @@ class Metrics:
             for result in OFFER_RESULTS:
                 self.offers.labels(service, result)
             self._prime_after_pickup(service, [s for s in services if s not in ("none", service)])
+            for result in CALLBACK_RESULTS:
+                self.callbacks.labels(service, result)
+            self.callbacks_pending.labels(service)
         for reason in FAILURE_REASONS:
             self.menu_failures.labels(reason)
         for reason in CLOSED_REASONS:

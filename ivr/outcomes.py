@@ -11,7 +11,8 @@ def count(metrics: Metrics, ended: Ended | None) -> None:
     if ended is None:
         return
     metrics.calls.labels(ended.service, ended.outcome).inc()
-    if ended.outcome == "answered" and ended.wait_seconds is not None:
+    # A callback's wait (to the caller answering it) counts in seconds and rings like any.
+    if ended.outcome in ("answered", "answered_callback") and ended.wait_seconds is not None:
         metrics.queue_wait.labels(ended.service).observe(ended.wait_seconds)
         metrics.pickup_rings.labels(ended.service).observe(ended.rings or 1)
         if ended.time_to_human is not None:

@@ -53,6 +53,12 @@ class Settings:
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 10.0
     database_wait_seconds: float = 30.0
+    # Callbacks (issue 16): the Fernet key of stored numbers (None: no callback offered),
+    # the delay before the second try, how long the caller's phone rings, the ticker's period.
+    callback_key: str | None = None
+    callback_retry_seconds: int = 120
+    callback_ring_seconds: int = 25
+    callback_poll_seconds: float = 5.0
 
     def with_overrides(self, **changes: object) -> Settings:
         """Return a copy with some fields changed (tests and the simulator use it)."""
@@ -207,7 +213,22 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
                                     "a positive number of seconds"),
         database_wait_seconds=_parse(env, "IVR_DATABASE_WAIT", 30.0, _non_negative_float,
                                      "a number of seconds (0 or more)"),
+        callback_key=_callback_key(env, dev, hash_key.encode()),
+        callback_retry_seconds=_parse(env, "IVR_CALLBACK_RETRY_SECONDS", 120, _positive_int,
+                                      "a positive whole number of seconds"),
+        callback_ring_seconds=_parse(env, "IVR_CALLBACK_RING_SECONDS", 25, _positive_int,
+                                     "a positive whole number of seconds"),
+        callback_poll_seconds=_parse(env, "IVR_CALLBACK_POLL_SECONDS", 5.0, _positive_float,
+                                     "a positive number of seconds"),
     )
+
+
+def _callback_key(env: Mapping[str, str], dev: bool, hash_key: bytes) -> str | None:
+    """IVR_CALLBACK_KEY: the Fernet key of stored callback numbers (derived under --dev only)."""
+    from ivr.callbacks.numbers import dev_key, valid_key
+
+    return _parse(env, "IVR_CALLBACK_KEY", dev_key(hash_key) if dev else None, valid_key,
+                  "a Fernet key (32 url-safe base64-encoded bytes)")
 
 
 def retention_days(env: Mapping[str, str] | None = None) -> int:

@@ -114,3 +114,48 @@ def ask_key(prompts: Iterable[Prompt], voice: Voice, *, action_url: str, timeout
                              timeout=timeout, action_on_empty_result=True)
     _speak(gather, prompts, voice)
     return str(response)
+
+
+def wait_with_callback(voice: Voice, *, music_url: str | None, ringback_url: str,
+                       announcement: Prompt | None, offer: Prompt | None,
+                       action_url: str) -> str:
+    """One round of waiting inside a one-key <Gather>: 1 asks for a callback at any moment.
+
+    Twilio allows <Gather> in a waitUrl; with no key it falls through and the round ends.
+    """
+    response = VoiceResponse()
+    gather = response.gather(input="dtmf", action=action_url, method="POST", num_digits=1,
+                             timeout=1)
+    _speak(gather, [p for p in (announcement, offer) if p is not None], voice)
+    gather.play(music_url or ringback_url)
+    return str(response)
+
+
+def ask_number(prompts: Iterable[Prompt], voice: Voice, *, action_url: str) -> str:
+    """Prompts inside a <Gather> for 1 or a ten-digit number ended by #, posting on silence."""
+    response = VoiceResponse()
+    gather = response.gather(input="dtmf", action=action_url, method="POST", timeout=5,
+                             finish_on_key="#", action_on_empty_result=True)
+    _speak(gather, prompts, voice)
+    return str(response)
+
+
+def call_back(prompts: Iterable[Prompt], voice: Voice, *, number: str, caller_id: str,
+              reached_url: str, dial_action_url: str, ring_seconds: int) -> str:
+    """The standardist hears who is called back, then the caller's phone rings.
+
+    The <Number url> runs on the caller's side once they answer, before the two are bridged.
+    """
+    response = VoiceResponse()
+    _speak(response, prompts, voice)
+    dial = response.dial(action=dial_action_url, method="POST", timeout=ring_seconds,
+                         caller_id=caller_id)
+    dial.number(number, url=reached_url, method="POST")
+    return str(response)
+
+
+def say_only(prompts: Iterable[Prompt], voice: Voice) -> str:
+    """Prompts and nothing else (what the called-back caller hears before the bridge)."""
+    response = VoiceResponse()
+    _speak(response, prompts, voice)
+    return str(response)

@@ -77,3 +77,33 @@ def transfer_url(settings: Settings, service: str) -> str:
 def transfer_wait_url(settings: Settings, service: str) -> str:
     """The waitUrl of a transferred caller: its wait limit runs from the transfer."""
     return _url(settings, "/twilio/queue/wait", {"service": service, "transfer": "1"})
+
+
+def callback_request_url(settings: Settings, service: str, lang: str | None = None) -> str:
+    """Where the waitUrl's callback <Gather> posts the key (issue 16)."""
+    return _url(settings, "/twilio/callback/request",
+                {"service": service, **({"lang": lang} if lang else {})})
+
+
+def callback_confirm_url(settings: Settings, callback_id: int, tries: int = 0) -> str:
+    """Where the caller confirms or keys the number to call back."""
+    return _url(settings, "/twilio/callback/confirm",
+                {"callback": str(callback_id), "tries": str(tries)})
+
+
+def callback_agent_url(settings: Settings, offer_id: int, callback_id: int) -> str:
+    """What Twilio requests when the standardist answers a callback's offer."""
+    return _url(settings, "/twilio/callback/agent",
+                {"offer": str(offer_id), "callback": str(callback_id)})
+
+
+def callback_reached_url(settings: Settings, offer_id: int, callback_id: int) -> str:
+    """The <Number url> run on the caller's phone when they answer the callback."""
+    return _url(settings, "/twilio/callback/reached",
+                {"offer": str(offer_id), "callback": str(callback_id)})
+
+
+def callback_dial_done_url(settings: Settings, offer_id: int, callback_id: int) -> str:
+    """The standardist's <Dial> action after calling the caller back."""
+    return _url(settings, "/twilio/callback/dial-done",
+                {"offer": str(offer_id), "callback": str(callback_id)})

@@ -15,6 +15,7 @@ import holidays
 import yaml
 
 from ivr.flow.model import (
+    CALLBACK_PROMPTS,
     PROMPT_VALUES,
     RECEPTION,
     WEEKDAYS,
@@ -149,6 +150,8 @@ def parse_flow(raw: Any, source: str = "<flow>") -> Flow:
         services = _services(c, doc.get("services"), speech.fillers)
     with c.at("answers"):
         answers = _answers(c, doc.get("answers", {}), speech.fillers, services)
+    with c.at("prompts"):
+        _callback_prompts(c, prompts, services)
     with c.at("relay"):
         relay = _relay(c, doc.get("relay"))
     with c.at("max_attempts"):
@@ -471,7 +474,8 @@ def _relay(c: _Checker, raw: Any) -> Relay | None:
 def _queue(c: _Checker, raw: Any, service: str) -> QueuePolicy | None:
     data = c.mapping(raw)
     c.unknown_keys(data, ("waiting", "music_url", "announce_after_seconds",
-                          "announce_every_seconds", "max_wait_seconds", "overflow_to"))
+                          "announce_every_seconds", "max_wait_seconds", "overflow_to",
+                          "callback_after_seconds"))
     waiting = data.get("waiting", "ringback")
     if waiting not in ("ringback", "music"):
         with c.at("waiting"):
@@ -493,7 +497,33 @@ def _queue(c: _Checker, raw: Any, service: str) -> QueuePolicy | None:
     if overflow == service:
         with c.at("overflow_to"):
             c.fail("a service cannot overflow to itself")
-    return QueuePolicy(waiting=waiting, music_url=music_url, overflow_to=overflow, **numbers)
+    callback = _callback_after(c, data.get("callback_after_seconds"),
+                               numbers["max_wait_seconds"])
+    return QueuePolicy(waiting=waiting, music_url=music_url, overflow_to=overflow,
+                       callback_after_seconds=callback, **numbers)
+
+
+def _callback_after(c: _Checker, raw: Any, max_wait: int) -> int | None:
+    """`callback_after_seconds`: absent means no callback; it must come before the overflow."""
+    if raw is None:
+        return None
+    with c.at("callback_after_seconds"):
+        seconds = c.number(raw, int, 10, 3600)
+        if seconds is not None and seconds >= max_wait:
+            c.fail(f"must be less than max_wait_seconds ({max_wait}): the caller would have "
+                   "left the queue before the offer")
+            return None
+    return seconds
+
+
+def _callback_prompts(c: _Checker, prompts: dict[str, Prompt],
+                      services: dict[str, Service]) -> None:
+    """A flow that offers callbacks needs their prompts."""
+    offering = [s.name for s in services.values() if s.queue.callback_after_seconds]
+    for name in CALLBACK_PROMPTS if offering else ():
+        if name not in prompts:
+            with c.at(name):
+                c.fail(f"missing prompt (services {', '.join(offering)} offer callbacks)")
 
 
 def _speech(c: _Checker, raw: Any) -> SpeechSettings:

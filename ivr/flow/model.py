@@ -19,7 +19,15 @@ PROMPT_VALUES: dict[str, frozenset[str]] = {
     "wait_position": frozenset({"position", "wait"}),
     "closure_notice": frozenset({"days"}),
     "relay": frozenset({"relay_name", "relay_how"}),
+    "callback_confirm": frozenset({"digits"}),
+    "callback_booked": frozenset({"wait"}),
+    "callback_agent": frozenset({"label", "wait"}),
 }
+# Prompts a flow must have once one of its services offers callbacks (issue 16).
+CALLBACK_PROMPTS = ("callback_offer", "callback_confirm", "callback_invalid", "callback_booked",
+                    "callback_hello", "callback_agent", "callback_not_reached")
+# Prompts only standardists hear: always in the flow's first language, never translated.
+STAFF_PROMPTS = frozenset({"callback_agent", "callback_not_reached"})
 # The prompt of a translation, spoken in its own voice in the greeting, that offers it.
 LANGUAGE_OFFER = "language_offer"
 # The prompts of the first menu whose spoken length the flow's threshold bounds.
@@ -91,6 +99,8 @@ class QueuePolicy:
     announce_every_seconds: int = 60
     max_wait_seconds: int = 120
     overflow_to: str | None = RECEPTION
+    # After this wait the caller may ask to be called back, keeping their place (None: never).
+    callback_after_seconds: int | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,16 @@ from ivr.flow.loader import (
     _speech,
     _voice,
 )
-from ivr.flow.model import LANGUAGE_OFFER, PROMPT_VALUES, Answer, Flow, Prompt, Relay, Service
+from ivr.flow.model import (
+    LANGUAGE_OFFER,
+    PROMPT_VALUES,
+    STAFF_PROMPTS,
+    Answer,
+    Flow,
+    Prompt,
+    Relay,
+    Service,
+)
 
 _CODE = re.compile(r"^[a-z]{2}$")
 _FIELDS = ("voice", "key", "offer", "prompts", "services", "answers", "speech", "relay")
@@ -79,6 +88,9 @@ def _prompts(c: _Checker, data: dict[str, Any], flow: Flow) -> dict[str, Prompt]
                 c.fail("not a prompt of the flow's first language")
     for name in flow.prompts:
         with c.at(name):
+            if name in STAFF_PROMPTS and name not in data:
+                prompts[name] = flow.prompts[name]  # standardists hear the first language
+                continue
             if name not in data:
                 c.fail("missing prompt in this language")
                 continue

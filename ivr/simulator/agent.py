@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ivr.simulator import callbacks
 from ivr.simulator.http import API_VERSION
 from ivr.simulator.queues import Member
 from ivr.simulator.script import AgentScript
@@ -79,6 +80,9 @@ class AgentLeg:
 
     async def dial(self, verb: Verb, url: str) -> None:
         """<Dial><Queue>: take the queue's first caller, or wait for one until the timeout."""
+        if any(n.name == "Number" for n in verb.children):
+            await callbacks.dial_number(self, verb, url)  # a callback (issue 16)
+            return
         nouns = [n for n in verb.children if n.name == "Queue"]
         if not nouns:
             return

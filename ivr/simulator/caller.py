@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ivr.flow.speaking import say_seconds
+from ivr.simulator import callbacks
 from ivr.simulator.clock import Wake
 from ivr.simulator.http import API_VERSION, new_sid
 from ivr.simulator.queues import Member
@@ -41,6 +42,7 @@ class CallerLeg:
         self.redirect: str | None = None
         self.transferred_at: float | None = None
         self.talking: Member | None = None
+        self.callback_asked = False
         twilio.callers[self.sid] = self
 
     def elapsed(self) -> float:
@@ -322,6 +324,10 @@ class CallerLeg:
                 if verb.name == "Hangup":
                     queue.remove(member)
                     raise HungUp
+                if verb.name == "Gather":  # the callback offer (ivr/simulator/callbacks.py)
+                    ended = await callbacks.wait_gather(self, verb, member, wait_url)
+                    if ended is not None:
+                        return ended
                 if verb.name in ("Say", "Play", "Pause") and await self.hear(verb, member.wake):
                     return "bridged"
 

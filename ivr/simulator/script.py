@@ -45,6 +45,12 @@ class CallerScript:
     talk_seconds: float = 60.0
     from_number: str = "+33611223344"
     to_number: str = "+33477481234"
+    # Callbacks (issue 16): press 1 when the wait offers one; key this number instead of
+    # confirming the caller's own; answer the phone when called back, after this delay.
+    callback: bool = False
+    callback_number: str | None = None
+    answers_callback: bool = True
+    callback_answer_after: float = 4.0
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import aiohttp
 
 from ivr.rings import RingPolicy
 from ivr.simulator.agent import AgentLeg
+from ivr.simulator.callbacks import Phone
 from ivr.simulator.caller import AskInput, CallerLeg, HungUp
 from ivr.simulator.clock import SimClock
 from ivr.simulator.http import WebhookClient, new_sid
@@ -46,6 +47,8 @@ class FakeTwilio(WebhookClient):
         # Callers' legs by CallSid, for REST updates; the admin token agents' transfers use.
         self.callers: dict[str, CallerLeg] = {}
         self.admin_token = ""
+        # Phones that callbacks ring, by E.164 number (ivr/simulator/callbacks.py).
+        self.phones: dict[str, Phone] = {}
 
     # -- calls ----------------------------------------------------------------------------
     async def call(self, script: CallerScript, ask: AskInput | None = None, *,

@@ -167,7 +167,8 @@ async def hang_up(pool: asyncpg.Pool, call_sid: str, now: datetime,
         if row is None:
             return None
         state = row["state"]
-        if state in ("answered", "ended"):
+        # 'callback': the caller hung up after booking a callback; its outcome comes later.
+        if state in ("answered", "ended", "callback"):
             await pool.execute(
                 "UPDATE calls SET ended_at = COALESCE(ended_at, $2) WHERE call_sid = $1",
                 call_sid, now)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+
+from ivr.store import callbacks
 
 OFFER_LOCK_KEY = 0x1F5_0FFE
 OFFERABLE = "(status = 'available' OR (status = 'wrap_up' AND wrap_up_until <= $1))"
@@ -24,6 +27,8 @@ class Claim:
     service: str
     contact: str
     for_call_sid: str
+    # Set when the claim is for a pending callback (issue 16) rather than a queued caller.
+    callback_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -65,12 +70,12 @@ async def claim(pool: asyncpg.Pool, now: datetime, stale_after: timedelta) -> Cl
         await conn.execute("SELECT pg_advisory_xact_lock($1)", OFFER_LOCK_KEY)
         await expire_stale(conn, now, stale_after)
         waiting = await conn.fetch(
-            """SELECT c.call_sid, c.service FROM calls c
+            """SELECT c.call_sid, c.service, c.queued_at FROM calls c
                WHERE c.state = 'queued' AND NOT EXISTS (
                    SELECT 1 FROM offers o WHERE o.for_call_sid = c.call_sid
                    AND o.state IN ('ringing', 'answered') AND o.picked_call_sid IS NULL)
                ORDER BY c.queued_at, c.call_sid LIMIT 50""")
-        for caller in waiting:
+        for caller in await _with_callbacks(conn, waiting, now):
             agent = await conn.fetchrow(
                 f"""SELECT id, contact FROM agents a
                     WHERE $2 = ANY(services) AND {OFFERABLE} AND removed_at IS NULL
@@ -88,8 +93,20 @@ async def claim(pool: asyncpg.Pool, now: datetime, stale_after: timedelta) -> Cl
                 """INSERT INTO offers (service, agent_id, for_call_sid, created_at)
                    VALUES ($1, $2, $3, $4) RETURNING id""",
                 caller["service"], agent["id"], caller["call_sid"], now)
-            return Claim(offer_id, caller["service"], agent["contact"], caller["call_sid"])
+            if caller["callback_id"] is not None:
+                await callbacks.attach_offer(conn, caller["callback_id"], offer_id)
+            return Claim(offer_id, caller["service"], agent["contact"], caller["call_sid"],
+                         caller["callback_id"])
     return None
+
+
+async def _with_callbacks(conn: Connection, waiting: list[asyncpg.Record],
+                          now: datetime) -> list[dict[str, Any]]:
+    """Queued callers and pending callbacks in one order: a callback keeps its first place."""
+    merged: list[dict[str, Any]] = [{**row, "callback_id": None} for row in waiting]
+    merged += [{"call_sid": cb.call_sid, "service": cb.service, "queued_at": cb.queued_at,
+                "callback_id": cb.id} for cb in await callbacks.due(conn, now)]
+    return sorted(merged, key=lambda c: (c["queued_at"] or now, c["call_sid"]))
 
 
 async def placed(pool: asyncpg.Pool, offer_id: int, agent_call_sid: str) -> None:

@@ -12,7 +12,7 @@ from ivr.flow.engine import queue_intro
 from ivr.flow.model import Flow, Prompt
 from ivr.hold_music import clip_for
 from ivr.store import agents, calls, offers, transfers
-from ivr.views import survey, transfer
+from ivr.views import callback, survey, transfer
 from ivr.views.context import Context, context, field, form, number, respond
 
 
@@ -54,6 +54,13 @@ async def wait(request: web.Request) -> web.Response:
     announcement = await _announcement(ctx, call_sid, service, since, now, flow)
     # Without a music_url, the app's short clips in turn: the waitUrl comes back every 12 s.
     music = policy.music_url or urls.hold_music_url(ctx.settings, clip_for(waited))
+    # Issue 16: past the service's threshold, the round sits in a <Gather> offering a callback.
+    offered = await callback.wait_round(
+        ctx, request, call_sid=call_sid, service=service, caller=field(data, "From"),
+        since=since, now=now, flow=flow, announcement=announcement,
+        music_url=music if policy.waiting == "music" else None)
+    if offered is not None and not intro:
+        return respond(offered)
     return respond(twiml.wait_music(flow.voice, music_url=music
                                     if policy.waiting == "music" else None,
                                     ringback_url=urls.ringback_url(ctx.settings),
@@ -115,6 +122,8 @@ async def done(request: web.Request) -> web.Response:
         await transfer.second_wait_ends(ctx, call_sid, now, "abandoned")
         outcomes.count(ctx.metrics, await calls.hang_up(ctx.pool, call_sid, now, ctx.rings))
         return respond(twiml.empty())
+    if result == "leave" and (confirming := await callback.after_leave(ctx, call_sid)):
+        return respond(confirming)  # the caller left the queue to be called back (issue 16)
     # leave (our overflow), or a Twilio error on the queue: move on to the next queue.
     target = ctx.flow.services[service].queue.overflow_to
     lang = _lang(ctx, request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ivr import outcomes, twiml
-from ivr.store import calls
+from ivr.store import callbacks, calls
 from ivr.views import transfer
 from ivr.views.context import context, field, form, respond
 
@@ -31,5 +31,7 @@ async def call_status(request: web.Request) -> web.Response:
     if status in FINAL:
         # A transferred caller who left during the second wait keeps the first pickup's outcome.
         await transfer.second_wait_ends(ctx, call_sid, now, "abandoned")
+        # Hung up while confirming a callback's number: a queued caller who left (issue 16).
+        await callbacks.withdraw(ctx.pool, call_sid, now)
         outcomes.count(ctx.metrics, await calls.hang_up(ctx.pool, call_sid, now, ctx.rings))
     return respond(twiml.empty())
