@@ -72,8 +72,16 @@ def _queues(app: web.Application, snap: Snapshot, services: list[str]) -> list[d
         rows.append({"label": labels.get(service, service), "count": count,
                      "longest": text.wait_text(longest, policy) if count else "—",
                      "risk": bool(count) and text.at_risk(longest, policy),
-                     "ring": text.ordinal(policy.ring_of(longest))})
+                     "ring": text.ordinal(policy.ring_of(longest)),
+                     **_callbacks(snap, service, policy)})
     return rows
+
+
+def _callbacks(snap: Snapshot, service: str, policy: RingPolicy) -> dict[str, Any]:
+    """The service's pending callbacks: how many, and the longest wait among them."""
+    count, longest = snap.callbacks.get(service, (0, 0.0))
+    return {"callbacks": count,
+            "callbacks_longest": text.wait_text(longest, policy) if count else ""}
 
 
 def _agents(app: web.Application, snap: Snapshot) -> list[dict[str, Any]]:

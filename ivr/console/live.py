@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -31,6 +31,8 @@ class Snapshot:
     # Today, per service: (answered, never transferred) and (survey answers, satisfied).
     orientation: dict[str, tuple[int, int]]
     satisfaction: dict[str, tuple[int, int]]
+    # Per service: callbacks waiting for their turn and the longest of their waits (issue 16).
+    callbacks: dict[str, tuple[int, float]] = field(default_factory=dict)
 
 
 def today_bounds(now: datetime, timezone: str) -> tuple[datetime, datetime]:
@@ -51,7 +53,8 @@ async def read_snapshot(app: web.Application) -> Snapshot:
                     await crisis.status(pool, now),
                     await console_live.today_figures(pool, start, end),
                     await transfers.orientation_by_service(pool, start, end),
-                    await survey.satisfaction_by_service(pool, start, end))
+                    await survey.satisfaction_by_service(pool, start, end),
+                    callbacks=await console_live.pending_callbacks(pool, now))
 
 
 class Hub:

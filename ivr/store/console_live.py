@@ -7,6 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
+from ivr.store import callbacks
 from ivr.store.agents import EFFECTIVE_STATUS
 
 # When the status that holds now began: an expired wrap-up became "available" at its end.
@@ -113,3 +114,8 @@ async def today_figures(pool: asyncpg.Pool, day_start: datetime,
     return [ServiceFigures(r["service"], r["calls"], r["ended"], r["answered"],
                            r["before_target"], r["abandoned"], r["unanswered"], r["waiting"],
                            r["longest_wait"]) for r in rows]
+
+
+async def pending_callbacks(pool: asyncpg.Pool, now: datetime) -> dict[str, tuple[int, float]]:
+    """Per service: callbacks waiting for their turn and the longest wait among them."""
+    return await callbacks.pending_by_service(pool, now)
