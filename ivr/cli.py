@@ -104,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for place, problem in menu_warnings(flow):
                 print(f"{args.file}: warning: {place}: {problem}", file=sys.stderr)
             print(f"{args.file}: ok ({flow.name}, {len(flow.services)} services)")
+            from ivr.callbacks.offer import thresholds
+
+            print(f"{args.file}: callbacks: {thresholds(flow)}")
             return 0
         if args.command == "simulate":
             from ivr.simulator.cli import run

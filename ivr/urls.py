@@ -64,9 +64,11 @@ def ringback_url(settings: Settings) -> str:
     return _url(settings, "/audio/ringback.wav")
 
 
-def survey_url(settings: Settings, service: str, question: str) -> str:
-    """Where a survey question's <Gather> posts its key."""
-    return _url(settings, "/twilio/survey", {"service": service, "question": question})
+def survey_url(settings: Settings, service: str, question: str,
+               lang: str | None = None) -> str:
+    """Where a survey question's <Gather> posts its key (`lang`: the caller's, if not first)."""
+    return _url(settings, "/twilio/survey", {"service": service, "question": question,
+                                             **({"lang": lang} if lang else {})})
 
 
 def transfer_url(settings: Settings, service: str) -> str:

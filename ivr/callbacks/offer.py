@@ -64,3 +64,10 @@ async def round_for(ctx: Context, *, call_sid: str, service: str, caller: str, s
     spoken = await calls.record_event(ctx.pool, call_sid, f"callback_offer:{service}:{slot}",
                                       "callback_offer", now)
     return Round(action_url, flow.prompt("callback_offer") if spoken else None)
+
+
+def thresholds(flow: Flow) -> str:
+    """The services that offer callbacks and after how long, for `ivr flow check`."""
+    offering = [f"{name} after {s.queue.callback_after_seconds} s"
+                for name, s in flow.services.items() if s.queue.callback_after_seconds]
+    return ", ".join(offering) if offering else "none"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ivr.flow.model import Prompt
@@ -80,3 +80,28 @@ def parse_survey(c: _Checker, raw: Any) -> Survey | None:
     if satisfaction is None or thanks is None or share is None:
         return None
     return Survey(satisfaction, oriented, thanks, share, timeout)
+
+
+def translate_survey(c: _Checker, raw: Any, survey: Survey | None) -> Survey | None:
+    """A language's `survey:` texts: each prompt of the first language's survey, translated."""
+    from ivr.flow.loader import _prompt
+
+    if survey is None:
+        if raw is not None:
+            c.fail("the flow has no survey to translate")
+        return None
+    data = c.mapping(raw if raw is not None else {})
+    c.unknown_keys(data, ("satisfaction", "oriented", "thanks"))
+    found: dict[str, Prompt | None] = {}
+    wanted = ("satisfaction", "thanks") + (("oriented",) if survey.oriented else ())
+    for name in wanted:
+        with c.at(name):
+            if name not in data:
+                c.fail("missing prompt in this language")
+                continue
+            found[name] = _prompt(c, data[name])
+    if len(found) != len(wanted) or None in found.values():
+        return None
+    return replace(survey, satisfaction=found["satisfaction"] or survey.satisfaction,
+                   thanks=found["thanks"] or survey.thanks,
+                   oriented=found.get("oriented", survey.oriented))

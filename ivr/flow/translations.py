@@ -24,9 +24,11 @@ from ivr.flow.model import (
     Relay,
     Service,
 )
+from ivr.flow.survey import translate_survey
 
 _CODE = re.compile(r"^[a-z]{2}$")
-_FIELDS = ("voice", "key", "offer", "prompts", "services", "answers", "speech", "relay")
+_FIELDS = ("voice", "key", "offer", "prompts", "services", "answers", "speech", "relay",
+           "survey")
 
 
 def translations(c: _Checker, raw: Any, flow: Flow) -> Flow:
@@ -72,11 +74,13 @@ def _translation(c: _Checker, code: str, data: dict[str, Any], flow: Flow,
         name = c.text(relay.get("name", flow.relay.name))
         with c.at("how"):
             how = c.text(relay.get("how"))
+    with c.at("survey"):
+        survey = translate_survey(c, data.get("survey"), flow.survey)
     if len(c.problems) > before or offer is None:
         return None
     prompts[LANGUAGE_OFFER] = replace(offer, voice=voice)
     return replace(flow, voice=voice, prompts=prompts, services=services, answers=answers,
-                   speech=speech, relay=Relay(name or flow.relay.name, how or ""),
+                   speech=speech, relay=Relay(name or flow.relay.name, how or ""), survey=survey,
                    language=code, choice_key=key)
 
 

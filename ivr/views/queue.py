@@ -117,7 +117,8 @@ async def done(request: web.Request) -> web.Response:
     await calls.record_event(ctx.pool, call_sid, f"queue_done:{service}:{result}", "queue_done",
                              now, {"result": result, "queue_time": field(data, "QueueTime")})
     if result == "bridged":
-        return respond(await survey.after_bridge(ctx, data, call_sid, service) or twiml.empty())
+        return respond(await survey.after_bridge(ctx, data, call_sid, service,
+                                                 _lang(ctx, request)) or twiml.empty())
     if result == "hangup":
         await transfer.second_wait_ends(ctx, call_sid, now, "abandoned")
         outcomes.count(ctx.metrics, await calls.hang_up(ctx.pool, call_sid, now, ctx.rings))
