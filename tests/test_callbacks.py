@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -253,3 +254,43 @@ async def test_english_caller_hears_callback_in_english(settings: Settings, flow
     assert phone.languages == ["en-GB"]
     assert row["outcome"] == "answered_callback"
     assert row["language"] == "en"
+
+
+async def test_busy_hour_with_callbacks_on_two_instances(settings: Settings, flow: Flow,
+                                                         db_url: str) -> None:
+    """Twelve callers, every third asks for a callback: all served in arrival order, once each."""
+    patient = replace(flow, services={
+        **flow.services, "immigration": replace(flow.services["immigration"], queue=replace(
+            flow.services["immigration"].queue, max_wait_seconds=1200))})
+    async with running(_settings(settings, callback_poll_seconds=0.05), patient, db_url,
+                       paris(OPEN), instances=2) as h:
+        for n in range(2):
+            await _agent(h, f"+3347700002{n}", 0, AgentScript(answer_after=3, talk_seconds=45))
+        scripts = [(12.0 * n, CallerScript(IMMIGRATION, from_number=f"+336200000{n:02d}",
+                                           talk_seconds=45, callback=n % 3 == 1))
+                   for n in range(12)]
+        results = await _calls(h, *scripts)
+        for _ in range(200):  # callbacks booked last are placed by the ticker
+            left = await _pool(h).fetchval(
+                "SELECT count(*) FROM callbacks WHERE state IN ('choosing', 'waiting')")
+            if left == 0:
+                break
+            h.clock.advance(5)
+            await asyncio.sleep(0.1)
+            await h.twilio.settle()
+        rows = [await _row(h, r.call_sid) for r in results]
+        offers = await _pool(h).fetch(
+            "SELECT for_call_sid, count(*) AS n FROM offers WHERE state = 'completed' GROUP BY 1")
+        numbers = await _pool(h).fetchval(
+            "SELECT count(*) FROM callbacks WHERE number_enc IS NOT NULL")
+    called_back = [r for r in rows if r["outcome"] == "answered_callback"]
+    assert len(called_back) >= 2
+    assert {r["outcome"] for r in rows} == {"answered", "answered_callback"}
+    by_arrival = sorted(rows, key=lambda r: r["queued_at"])
+    assert [r["call_sid"] for r in by_arrival] == \
+        [r["call_sid"] for r in sorted(rows, key=lambda r: r["answered_at"])]
+    assert sorted(r["n"] for r in offers) == [1] * 12
+    assert numbers == 0
+    for n in range(1, 12, 3):
+        phone = h.twilio.phones.get(f"+336200000{n:02d}")
+        assert phone is None or len(phone.answered_at) <= 1
