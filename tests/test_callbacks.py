@@ -294,3 +294,48 @@ async def test_busy_hour_with_callbacks_on_two_instances(settings: Settings, flo
     for n in range(1, 12, 3):
         phone = h.twilio.phones.get(f"+336200000{n:02d}")
         assert phone is None or len(phone.answered_at) <= 1
+
+
+async def test_no_offer_when_the_switchboard_closes_too_soon(settings: Settings, flow: Flow,
+                                                            db_url: str) -> None:
+    """At 18:56 the callback could not be placed before 19:00: the wait offers none."""
+    async with _running(settings, flow, db_url, paris("2026-11-25T18:55")) as h:
+        await _agent(h, "+33477000001", 150)
+        (result,) = await _calls(h, (0, CallerScript(IMMIGRATION, callback=True)))
+        row = await _row(h, result.call_sid)
+    assert "rappelé" not in result.heard_text
+    assert row["outcome"] == "answered"
+    assert row["wait_seconds"] > 60
+
+
+def test_honoured_in_time_uses_hours_and_expected_wait(flow: Flow) -> None:
+    """Open long enough for the expected turn, a retry and the placing: offered; else not."""
+    from ivr.callbacks.offer import honoured_in_time
+
+    assert honoured_in_time(flow, paris("2026-11-25T18:00"), 600, 120)
+    assert not honoured_in_time(flow, paris("2026-11-25T18:50"), 600, 120)
+    assert not honoured_in_time(flow, paris("2026-11-25T20:00"), 0, 0)
+
+
+async def test_hanging_up_on_a_wrong_number_is_an_abandon(settings: Settings, flow: Flow,
+                                                          db_url: str) -> None:
+    """A wrong number keyed, then silence and a hang-up: abandoned, no callback, no number."""
+    async with _running(settings, flow, db_url, paris(OPEN)) as h:
+        await _agent(h, "+33477000001", 150)
+        (result,) = await _calls(h, (0, CallerScript(IMMIGRATION, callback=True,
+                                                     callback_number="12345")))
+        row = await _row(h, result.call_sid)
+    assert "Ce numéro n'est pas valide." in result.heard
+    assert (row["outcome"], row["cb_state"], row["number_enc"]) == ("abandoned", "canceled", None)
+
+
+def test_callback_key_setting() -> None:
+    """IVR_CALLBACK_KEY is checked; --dev derives one; without it no callback is offered."""
+    from ivr.settings import SettingsError, load_settings
+
+    env = {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "IVR_PUBLIC_URL": "https://ivr.example",
+           "IVR_HASH_KEY": "h" * 32, "TWILIO_AUTH_TOKEN": "t", "IVR_ADMIN_TOKEN": "a"}
+    assert load_settings(env).callback_key is None
+    assert load_settings({**env, "IVR_CALLBACK_KEY": KEY}).callback_key == KEY
+    with pytest.raises(SettingsError, match="IVR_CALLBACK_KEY"):
+        load_settings({**env, "IVR_CALLBACK_KEY": "not-a-key"})
