@@ -97,15 +97,21 @@ async def has_live_offer(pool: asyncpg.Pool, agent_id: int) -> bool:
 
 async def today_figures(pool: asyncpg.Pool, day_start: datetime,
                         day_end: datetime) -> list[ServiceFigures]:
-    """Per requested service, the calls that reached a queue between the two instants."""
+    """Per requested service, the calls that reached a queue between the two instants.
+
+    A callback answered counts as answered (its wait in rings too), a failed one as unanswered.
+    """
     rows = await pool.fetch(
         """SELECT COALESCE(requested_service, service) AS service,
                   count(*) AS calls,
                   count(*) FILTER (WHERE outcome IS NOT NULL) AS ended,
-                  count(*) FILTER (WHERE outcome = 'answered') AS answered,
-                  count(*) FILTER (WHERE outcome = 'answered' AND target_met) AS before_target,
+                  count(*) FILTER (WHERE outcome IN ('answered', 'answered_callback'))
+                      AS answered,
+                  count(*) FILTER (WHERE outcome IN ('answered', 'answered_callback')
+                                   AND target_met) AS before_target,
                   count(*) FILTER (WHERE outcome = 'abandoned') AS abandoned,
-                  count(*) FILTER (WHERE outcome = 'unanswered') AS unanswered,
+                  count(*) FILTER (WHERE outcome IN ('unanswered', 'callback_failed'))
+                      AS unanswered,
                   count(*) FILTER (WHERE state = 'queued') AS waiting,
                   max(wait_seconds) AS longest_wait
            FROM calls
