@@ -90,15 +90,17 @@ async def confirm(pool: asyncpg.Pool, callback_id: int, number_enc: bytes) -> bo
 
 
 async def withdraw(pool: asyncpg.Pool, call_sid: str, now: datetime) -> bool:
-    """The caller hung up or gave no valid number while choosing: back to a queued call."""
-    async with pool.acquire() as conn, conn.transaction():
-        done = await conn.fetchval(
-            """UPDATE callbacks SET state = 'canceled', number_enc = NULL, ended_at = $2
-               WHERE call_sid = $1 AND state = 'choosing' RETURNING true""", call_sid, now)
-        if done:
-            await conn.execute(
-                "UPDATE calls SET state = 'queued' WHERE call_sid = $1 AND state = 'callback'",
-                call_sid)
+    """The caller hung up or gave no valid number while choosing: back to a queued call.
+
+    One statement (every call's final status runs it): the call moves only if a callback
+    being chosen was withdrawn.
+    """
+    done = await pool.fetchval(
+        """WITH cb AS (UPDATE callbacks SET state = 'canceled', number_enc = NULL, ended_at = $2
+                       WHERE call_sid = $1 AND state = 'choosing' RETURNING call_sid)
+           UPDATE calls SET state = 'queued' FROM cb
+           WHERE calls.call_sid = cb.call_sid AND calls.state = 'callback' RETURNING true""",
+        call_sid, now)
     return bool(done)
 
 
