@@ -44,3 +44,12 @@ async def test_hostile_callback_requests_get_valid_twiml(client: TestClient[Any,
                                                  call_params(**extra))
                 assert status == 200, (route, query, extra, body)
                 parse(body.encode(), "application/xml", status)  # raises on bad TwiML
+
+
+async def test_callback_series_exported_at_zero(client: TestClient[Any, Any]) -> None:
+    """Callbacks by result and the pending gauge exist at 0 before any callback."""
+    body = await (await client.get("/metrics")).text()
+    for result in ("requested", "answered", "retry", "failed", "canceled"):
+        assert f'ivr_callbacks_total{{result="{result}",service="immigration"}} 0.0' in body
+    assert 'ivr_callbacks_pending{service="crisis"} 0.0' in body
+    assert 'ivr_calls_total{outcome="answered_callback",service="immigration"} 0.0' in body

@@ -9,6 +9,7 @@ from playwright.async_api import Browser, expect
 
 from ivr import keys
 from ivr.flow.model import Flow
+from ivr.live import refresh_live_gauges
 from ivr.settings import Settings
 from ivr.simulator.harness import running
 from ivr.simulator.script import CallerScript, Press
@@ -30,6 +31,11 @@ async def test_supervision_shows_pending_callbacks(browser: Browser, settings: S
         await make_agent(pool, "Marie", "+33477000002", ["reception"], now, role="manager")
         result = await h.twilio.call(CallerScript(inputs=(Press("2"),), callback=True))
         assert result.queue_result == "leave", result.transcript
+        await refresh_live_gauges(h.app)
+        registry = h.app[keys.METRICS].registry
+        assert registry.get_sample_value("ivr_callbacks_pending",
+                                         {"service": "immigration"}) == 1
+        assert registry.get_sample_value("ivr_callbacks_pending", {"service": "reception"}) == 0
         context = await browser.new_context(locale="fr-FR")
         page = await context.new_page()
         await page.goto(h.settings.public_url + "/console/login")
