@@ -270,14 +270,7 @@ async def test_busy_hour_with_callbacks_on_two_instances(settings: Settings, flo
                                            talk_seconds=45, callback=n % 3 == 1))
                    for n in range(12)]
         results = await _calls(h, *scripts)
-        for _ in range(200):  # callbacks booked last are placed by the ticker
-            left = await _pool(h).fetchval(
-                "SELECT count(*) FROM callbacks WHERE state IN ('choosing', 'waiting')")
-            if left == 0:
-                break
-            h.clock.advance(5)
-            await asyncio.sleep(0.1)
-            await h.twilio.settle()
+        await _place_pending(h)  # callbacks booked last are placed by the ticker
         rows = [await _row(h, r.call_sid) for r in results]
         offers = await _pool(h).fetch(
             "SELECT for_call_sid, count(*) AS n FROM offers WHERE state = 'completed' GROUP BY 1")
@@ -339,3 +332,50 @@ def test_callback_key_setting() -> None:
     assert load_settings({**env, "IVR_CALLBACK_KEY": KEY}).callback_key == KEY
     with pytest.raises(SettingsError, match="IVR_CALLBACK_KEY"):
         load_settings({**env, "IVR_CALLBACK_KEY": "not-a-key"})
+
+
+async def _place_pending(h: Harness) -> None:
+    """Let the ticker place every pending callback, in virtual time (bounded)."""
+    for _ in range(200):
+        left = await _pool(h).fetchval(
+            "SELECT count(*) FROM callbacks WHERE state IN ('choosing', 'waiting')")
+        if left == 0:
+            return
+        h.clock.advance(5)
+        await asyncio.sleep(0.1)
+        await h.twilio.settle()
+    raise AssertionError("callbacks still pending")
+
+
+async def test_busy_hour_across_a_restart(settings: Settings, flow: Flow, db_url: str) -> None:
+    """Callbacks pending when two instances stop are placed once, in order, after the restart."""
+    patient = replace(flow, services={
+        **flow.services, "immigration": replace(flow.services["immigration"], queue=replace(
+            flow.services["immigration"].queue, max_wait_seconds=1200))})
+    scripts = [(15.0 * n, CallerScript(IMMIGRATION, from_number=f"+336300000{n:02d}",
+                                       talk_seconds=60, callback=n % 3 == 2))
+               for n in range(9)]
+    async with running(_settings(settings), patient, db_url, paris(OPEN), instances=2) as h:
+        await _agent(h, "+33477000030", 0, AgentScript(answer_after=3, talk_seconds=60))
+        results = await _calls(h, *scripts)
+        pending = await _pool(h).fetchval("SELECT count(*) FROM callbacks WHERE state = 'waiting'")
+        phones = dict(h.twilio.phones)
+        stopped = h.clock.now()
+    async with running(_settings(settings, callback_poll_seconds=0.05), patient, db_url,
+                       stopped + timedelta(minutes=2), instances=2) as h2:
+        h2.twilio.agent_scripts["+33477000030"] = AgentScript(answer_after=3, talk_seconds=60)
+        h2.twilio.phones.update({n: Phone() for n in phones})
+        await _place_pending(h2)
+        rows = [await _row(h2, r.call_sid) for r in results]
+        offers = await _pool(h2).fetch(
+            "SELECT for_call_sid, count(*) AS n FROM offers WHERE state = 'completed' GROUP BY 1")
+        numbers = await _pool(h2).fetchval(
+            "SELECT count(*) FROM callbacks WHERE number_enc IS NOT NULL")
+        after_restart = sum(len(p.answered_at) for p in h2.twilio.phones.values())
+    assert pending >= 1
+    assert after_restart == pending
+    assert {r["outcome"] for r in rows} == {"answered", "answered_callback"}
+    assert [r["call_sid"] for r in sorted(rows, key=lambda r: r["queued_at"])] == \
+        [r["call_sid"] for r in sorted(rows, key=lambda r: r["answered_at"])]
+    assert sorted(r["n"] for r in offers) == [1] * 9
+    assert numbers == 0
