@@ -11,6 +11,7 @@ import asyncpg
 from aiohttp import web
 
 from ivr import keys
+from ivr.callbacks.offer import thresholds
 from ivr.store import callbacks
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,10 @@ async def _loop(app: web.Application, every: float) -> None:
 
 async def callback_ticker(app: web.Application) -> AsyncIterator[None]:
     """Look for due callbacks every IVR_CALLBACK_POLL_SECONDS for the app's lifetime."""
+    offering = thresholds(app[keys.FLOW])
+    if app[keys.SETTINGS].callback_key is None and offering != "none":
+        log.warning("callbacks: IVR_CALLBACK_KEY is not set, so none is offered (the flow "
+                    "offers them: %s)", offering)
     task = asyncio.create_task(_loop(app, app[keys.SETTINGS].callback_poll_seconds))
     yield
     task.cancel()
