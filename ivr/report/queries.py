@@ -12,28 +12,30 @@ from ivr.flow.model import WEEKDAYS, Flow
 from ivr.report.period import Period, open_days
 
 # One row per requested service and one for all of them (GROUPING SETS); rates are
-# computed here, NULL when nobody reached a queue.
+# computed here, NULL when nobody reached a queue. A callback answered is a caller served
+# (its wait runs from the first queue entry), a callback failed one left unanswered: the
+# console and the recording rules count them the same way.
 _SERVICES = """
 SELECT requested_service AS service, grouping(requested_service) = 1 AS total,
        count(*) AS calls,
        count(*) FILTER (WHERE queued_at IS NOT NULL) AS queued,
-       count(*) FILTER (WHERE outcome = 'answered') AS answered,
-       count(*) FILTER (WHERE outcome = 'answered' AND target_met) AS answered_before_target,
+       count(*) FILTER (WHERE served) AS answered,
+       count(*) FILTER (WHERE served AND target_met) AS answered_before_target,
        count(*) FILTER (WHERE outcome = 'abandoned') AS abandoned,
-       count(*) FILTER (WHERE outcome = 'unanswered') AS unanswered,
-       (count(*) FILTER (WHERE outcome = 'answered'))::float8
+       count(*) FILTER (WHERE outcome IN ('unanswered', 'callback_failed')) AS unanswered,
+       (count(*) FILTER (WHERE served))::float8
            / nullif(count(*) FILTER (WHERE queued_at IS NOT NULL), 0) AS taux_de_decroche,
-       (count(*) FILTER (WHERE outcome = 'answered' AND target_met))::float8
+       (count(*) FILTER (WHERE served AND target_met))::float8
            / nullif(count(*) FILTER (WHERE queued_at IS NOT NULL), 0) AS share_before_target,
-       avg(wait_seconds) FILTER (WHERE outcome = 'answered') AS wait_seconds_avg,
+       avg(wait_seconds) FILTER (WHERE served) AS wait_seconds_avg,
        percentile_cont(0.9) WITHIN GROUP (ORDER BY wait_seconds)
-           FILTER (WHERE outcome = 'answered') AS wait_seconds_p90,
-       avg(rings) FILTER (WHERE outcome = 'answered')::float8 AS wait_rings_avg,
+           FILTER (WHERE served) AS wait_seconds_p90,
+       avg(rings) FILTER (WHERE served)::float8 AS wait_rings_avg,
        percentile_disc(0.9) WITHIN GROUP (ORDER BY rings)
-           FILTER (WHERE outcome = 'answered') AS wait_rings_p90,
+           FILTER (WHERE served) AS wait_rings_p90,
        avg(extract(epoch FROM answered_at - arrived_at))
-           FILTER (WHERE outcome = 'answered')::float8 AS time_to_human_seconds_avg
-FROM calls
+           FILTER (WHERE served)::float8 AS time_to_human_seconds_avg
+FROM (SELECT *, outcome IN ('answered', 'answered_callback') AS served FROM calls) AS calls
 WHERE arrived_at >= $1 AND arrived_at < $2 AND requested_service IS NOT NULL
   AND ($3::text IS NULL OR requested_service = $3)
 GROUP BY GROUPING SETS ((requested_service), ())
