@@ -21,7 +21,8 @@ from ivr.hold_music import CLIPS, clip_wav
 from ivr.live import LIVE, LiveGauges
 from ivr.metrics import Metrics
 from ivr.offer_pass import OfferPasses
-from ivr.replay import ReplayableClock, journal_context
+from ivr.pinned_clock import PinnedClock
+from ivr.replay import journal_context
 from ivr.retention_task import daily_purge
 from ivr.ringback import ringback_wav
 from ivr.security import MAX_FORM_BYTES, twilio_guard
@@ -60,8 +61,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | N
                                        twilio_guard, admin.admin_guard],
                           client_max_size=MAX_FORM_BYTES)
     app[keys.SETTINGS] = settings
-    # Replayed webhooks (ivr/replay.py) run at their own time, on the same clock otherwise.
-    app[keys.CLOCK] = ReplayableClock(clock or SystemClock())
+    # Late and replayed webhooks write at their arrival time (ivr/pinned_clock.py).
+    app[keys.CLOCK] = PinnedClock(clock or SystemClock())
     app[keys.FLOW] = flow or load_flow(settings.flow_path)
     app[keys.METRICS] = Metrics()
     app[keys.VALIDATOR] = RequestValidator(settings.twilio_auth_token)

@@ -28,6 +28,7 @@ from ivr.flow import engine
 from ivr.flow.engine import CallerInput, Position
 from ivr.flow.model import Prompt
 from ivr.journal import Journal
+from ivr.pinned_clock import pinned
 from ivr.views.context import field, number
 from ivr.views.render import render
 
@@ -108,7 +109,8 @@ async def answer(request: web.Request, handler: Handler, route: str) -> web.Stre
     if route in JOURNALED and outage.journal.depth:
         return await _degrade(request, route, outage, now, "journal pending")
     try:
-        return await within(request, handler, outage)
+        with pinned(now):  # a handler that outlives its deadline still writes at `now`
+            return await within(request, handler, outage)
     except (DatabaseLate, *OUTAGE_ERRORS) as exc:
         return await _degrade(request, route, outage, now, repr(exc))
 

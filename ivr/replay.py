@@ -15,16 +15,15 @@ import hashlib
 import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextvars import ContextVar
 from datetime import datetime
 
 import aiohttp
 from aiohttp import web
 
 from ivr import keys
-from ivr.clock import Clock
 from ivr.degraded import OUTAGE, OUTAGE_ERRORS, Outage
 from ivr.journal import Journal
+from ivr.pinned_clock import pinned
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,20 +31,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 HEADER = "X-Ivr-Replay"
 RETRY_SECONDS = 1.0
 REPLAY_TIMEOUT = 30.0
-_AT: ContextVar[datetime | None] = ContextVar("ivr_replay_at", default=None)
-
-
-class ReplayableClock:
-    """The app's clock, except inside a replayed webhook, which keeps its original time."""
-
-    def __init__(self, inner: Clock) -> None:
-        self.inner = inner
-
-    def now(self) -> datetime:
-        """The replayed webhook's time, or the inner clock's."""
-        return _AT.get() or self.inner.now()
-
-
 def _mac(settings: Settings, at: str, path: str, signature: str) -> str:
     message = f"{at}\n{path}\n{signature}".encode()
     return hmac.new(settings.hash_key, message, hashlib.sha256).hexdigest()
@@ -70,15 +55,13 @@ def replay_time(request: web.Request) -> datetime | None:
 
 async def replayed(request: web.Request, handler: Handler, at: datetime) -> web.StreamResponse:
     """Run a replayed webhook at its own time; 503 tells the replayer the database left again."""
-    token = _AT.set(at)
     try:
-        async with asyncio.timeout(REPLAY_TIMEOUT):
-            return await handler(request)
+        with pinned(at):
+            async with asyncio.timeout(REPLAY_TIMEOUT):
+                return await handler(request)
     except OUTAGE_ERRORS:
         log.warning("replay of %s stopped: database unavailable", request.path, exc_info=True)
         return web.Response(status=503, text="database unavailable\n")
-    finally:
-        _AT.reset(token)
 
 
 class Replayer:
