@@ -65,6 +65,7 @@ class Outage:
             self.answered.labels(route)
 
     def finished(self, task: asyncio.Task[web.StreamResponse]) -> None:
+        """A handler left running past its deadline has ended."""
         self.late.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.warning("late handler failed after its deadline: %r", task.exception())
