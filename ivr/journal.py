@@ -40,6 +40,7 @@ class Journal:
                                 ["result"], registry=registry)
         for result in ("ok", "failed"):
             self.replayed.labels(result)
+        self._end_torn_line()
         self._entries = self._count_lines()
         self._cursor = min(self._read_cursor(), self._entries)
         self.depth_gauge.set(self.depth)
@@ -106,6 +107,16 @@ class Journal:
                 os.fsync(out.fileno())
             temporary.replace(self._cursor_path)
         self.depth_gauge.set(self.depth)
+
+    def _end_torn_line(self) -> None:
+        """Close a line a crash left unfinished, so the next entry starts a line of its own."""
+        if self.path.exists() and self.path.stat().st_size:
+            with self.path.open("rb+") as out:
+                out.seek(-1, os.SEEK_END)
+                if out.read(1) != b"\n":
+                    out.write(b"\n")
+                    out.flush()
+                    os.fsync(out.fileno())
 
     def _count_lines(self) -> int:
         if not self.path.exists():
