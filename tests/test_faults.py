@@ -120,7 +120,8 @@ async def test_pool_held_by_slow_queries_still_answers_and_replays_the_same_call
         aiohttp_client: MakeClient, settings: Settings, flow: Flow, db_url: str,
         tmp_path: Any) -> None:
     """Every connection of the pool held by `pg_sleep`: each webhook of a call answers its
-    route's TwiML (menu, queue, ringback, empty) within the 2 s Twilio needs, /readyz says
+    route's TwiML (menu, queue, ringback, empty; a notice to a standardist answering an
+    offer) within the 2 s Twilio needs, /readyz says
     not ready while /healthz says alive, and once the
     queries end the journal gives the call the row, events and counters of the same call
     made with a free pool."""
@@ -139,9 +140,15 @@ async def test_pool_held_by_slow_queries_still_answers_and_replays_the_same_call
                                                   db_deadline_seconds=DEADLINE),
                           clock=clock, flow=flow, pool=pool)
         client = await aiohttp_client(held)
-        sleepers = [asyncio.create_task(pool.fetchval("SELECT pg_sleep(6)")) for _ in range(2)]
+        sleepers = [asyncio.create_task(pool.fetchval("SELECT pg_sleep(8)")) for _ in range(2)]
         await asyncio.sleep(0.3)
         answers = await _call(client, clock, "CA" + "2" * 32)
+        took, verbs = await _post(client, "/twilio/agent/answer?offer=1",
+                                  call_params("CA" + "3" * 32))
+        assert took < 2.0
+        spoken = " ".join(v.text for v in _all(verbs))
+        assert "Incident technique" in spoken, "the standardist hears a notice of their own"
+        assert "difficulté" not in spoken, "not the callers' apology"
         assert (await client.get("/readyz")).status == 503, "not ready: no connection free"
         assert (await client.get("/healthz")).status == 200, "but alive"
         assert [route for _, route in answers] == ["voice", "gather", "wait", "wait", "status"]
