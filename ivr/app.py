@@ -14,6 +14,7 @@ from ivr.clock import Clock, SystemClock
 from ivr.console import setup_console
 from ivr.crisis_cache import CrisisCache
 from ivr.db.pool import database
+from ivr.degraded import OUTAGE
 from ivr.dialer import Dialer
 from ivr.flow.loader import load_flow
 from ivr.flow.model import Flow
@@ -21,6 +22,8 @@ from ivr.hold_music import CLIPS, clip_wav
 from ivr.live import LIVE, LiveGauges
 from ivr.metrics import Metrics
 from ivr.offer_pass import OfferPasses
+from ivr.pinned_clock import PinnedClock
+from ivr.replay import journal_context
 from ivr.retention_task import daily_purge
 from ivr.ringback import ringback_wav
 from ivr.security import MAX_FORM_BYTES, twilio_guard
@@ -70,16 +73,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | N
                                        twilio_guard, admin.admin_guard],
                           client_max_size=MAX_FORM_BYTES)
     app[keys.SETTINGS] = settings
-    app[keys.CLOCK] = clock or SystemClock()
+    # Late and replayed webhooks write at their arrival time (ivr/pinned_clock.py).
+    app[keys.CLOCK] = PinnedClock(clock or SystemClock())
     app[keys.FLOW] = flow or load_flow(settings.flow_path)
     app[keys.METRICS] = Metrics()
     app[keys.VALIDATOR] = RequestValidator(settings.twilio_auth_token)
-    app[keys.OFFER_PASSES] = OfferPasses(lambda: acd.offer_waiting(app))
+    app[keys.OFFER_PASSES] = OfferPasses(lambda: _offer_unless_replaying(app))
     if pool is None:
         app.cleanup_ctx.append(_database)
     else:
         app[keys.POOL] = pool
     app.cleanup_ctx.append(_crisis_cache)
+    app.cleanup_ctx.append(journal_context)
     app.cleanup_ctx.append(_dialer)
     app.cleanup_ctx.append(daily_purge)
     app.cleanup_ctx.append(callback_ticker)
@@ -90,6 +95,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | N
     setup_console(app)
     app[keys.METRICS].prime([*app[keys.FLOW].services, "none"], _webhook_routes(app))
     return app
+
+
+async def _offer_unless_replaying(app: web.Application) -> int:
+    """No offers while the outage journal is replayed: callers who left may still look queued."""
+    outage = app.get(OUTAGE)
+    if outage is not None and outage.journal.depth:
+        return 0
+    return await acd.offer_waiting(app)
 
 
 def _webhook_routes(app: web.Application) -> list[str]:

@@ -44,6 +44,8 @@ class CrisisCache:
         self._pool = pool
         self._conn: asyncpg.Connection | None = None
         self._state: _State | None = None
+        # The last state read, kept even when not listening: what an outage plays.
+        self._last: _State | None = None
         self._generation = 0
         self._retry_at = 0.0
 
@@ -95,6 +97,14 @@ class CrisisCache:
             return Crisis(state.message, state.translated)
         return None
 
+    def remembered(self, now: datetime) -> Crisis | None:
+        """The announcement at `now` from memory only (None when not held): for outages."""
+        state = self._state or self._last
+        if state and state.active and state.message and (state.until is None
+                                                         or state.until > now):
+            return Crisis(state.message, state.translated)
+        return None
+
     async def _load(self) -> _State:
         if self._conn is None and asyncio.get_running_loop().time() >= self._retry_at:
             await self.start()
@@ -103,6 +113,7 @@ class CrisisCache:
             "SELECT message, active, until, translated FROM crisis_state WHERE id = 1")
         state = _State(row["message"], row["active"], row["until"],
                        row["translated"] or {}) if row else _State(None, False, None, {})
+        self._last = state
         # Kept only if listening and no change was notified while it was being read.
         if self._conn is not None and generation == self._generation:
             self._state = state

@@ -54,6 +54,9 @@ def serve(settings: Settings, *, new_secrets: bool = False, open_always: bool = 
     try:
         web.run_app(app, host=settings.host, port=settings.port, print=serving,
                     access_log=ACCESS_LOGGER, access_log_class=AccessLog,
+                    # SIGTERM: stop accepting, let requests in flight end within half the
+                    # grace; the journal's last replay has the other half (ivr/replay.py).
+                    shutdown_timeout=settings.shutdown_grace_seconds / 2,
                     **runner_options(settings))
     except OSError as exc:
         problem = bind_error(exc, settings.host, settings.port)

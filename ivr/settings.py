@@ -59,6 +59,10 @@ class Settings:
     callback_retry_seconds: int = 120
     callback_ring_seconds: int = 25
     callback_poll_seconds: float = 5.0
+    # Outages (issue 10): one database budget per webhook, the journal's bound, the drain.
+    db_deadline_seconds: float = 1.5
+    journal_max_entries: int = 100_000
+    shutdown_grace_seconds: float = 10.0
 
     def with_overrides(self, **changes: object) -> Settings:
         """Return a copy with some fields changed (tests and the simulator use it)."""
@@ -220,6 +224,12 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
                                      "a positive whole number of seconds"),
         callback_poll_seconds=_parse(env, "IVR_CALLBACK_POLL_SECONDS", 5.0, _positive_float,
                                      "a positive number of seconds"),
+        db_deadline_seconds=_parse(env, "IVR_DB_DEADLINE_SECONDS", 1.5, _positive_float,
+                                   "a positive number of seconds"),
+        journal_max_entries=_parse(env, "IVR_JOURNAL_MAX_ENTRIES", 100_000, _positive_int,
+                                   "a positive whole number"),
+        shutdown_grace_seconds=_parse(env, "IVR_SHUTDOWN_GRACE_SECONDS", 10.0, _positive_float,
+                                      "a positive number of seconds"),
     )
 
 

@@ -120,10 +120,12 @@ async def test_large_body_is_413(client: Client, pool: asyncpg.Pool) -> None:
     assert await _calls(pool) == 0
 
 
-async def test_database_outage_gives_fallback_twiml(
+async def test_database_outage_gives_the_menu_and_journals_the_call(
         aiohttp_client: MakeClient, settings: Settings, flow: Flow, db_url: str) -> None:
-    """With the pool closed (database gone), /twilio/voice still answers valid TwiML."""
+    """With the pool closed (database gone), /twilio/voice still answers the menu (issue 10:
+    the flow is in memory) and keeps the arrival in the outage journal."""
     from ivr.db.pool import create_pool
+    from ivr.degraded import OUTAGE
 
     dead = await create_pool(db_url, max_size=1)
     await dead.close()
@@ -131,11 +133,19 @@ async def test_database_outage_gives_fallback_twiml(
     client = await aiohttp_client(app)
     status, body = await signed_post(client, PUBLIC, "/twilio/voice", call_params())
     assert status == 200
-    verbs = parse(body.encode(), "application/xml", status)
-    assert "difficulté technique" in verbs[0].text
-    assert verbs[-1].name == "Hangup"
+    parse(body.encode(), "application/xml", status)
+    live = await create_pool(db_url, max_size=1)
+    try:
+        healthy = await aiohttp_client(create_app(settings.with_overrides(public_url=PUBLIC),
+                                                  flow=flow, pool=live))
+        assert (await signed_post(healthy, PUBLIC, "/twilio/voice", call_params())) == (
+            200, body), "the same greeting (or closed message) as with the database"
+    finally:
+        await live.close()
+    assert "difficulté technique" not in body
     metrics = app[keys.METRICS].registry
-    assert metrics.get_sample_value("ivr_webhook_errors_total", {"route": "voice"}) == 1
+    assert metrics.get_sample_value("ivr_webhook_degraded_total", {"route": "voice"}) == 1
+    assert app[OUTAGE].journal.depth == 1
 
 
 async def test_health_and_readiness(client: Client) -> None:
