@@ -14,12 +14,12 @@ from ivr.console import setup_console
 from ivr.crisis_cache import CrisisCache
 from ivr.db.pool import database
 from ivr.dialer import Dialer
+from ivr.dispatch import Dispatcher, Timer, WallTimer
 from ivr.flow.loader import load_flow
 from ivr.flow.model import Flow
 from ivr.hold_music import CLIPS, clip_wav
 from ivr.live import LIVE, LiveGauges
 from ivr.metrics import Metrics
-from ivr.offer_pass import OfferPasses
 from ivr.retention_task import daily_purge
 from ivr.ringback import ringback_wav
 from ivr.security import MAX_FORM_BYTES, twilio_guard
@@ -50,6 +50,20 @@ async def _dialer(app: web.Application) -> AsyncIterator[None]:
     await dialer.close()
 
 
+async def _dispatcher(app: web.Application) -> AsyncIterator[None]:
+    clock = app[keys.CLOCK]
+    deps = acd.Offering(app[keys.POOL], app[keys.DIALER], app[keys.SETTINGS], clock,
+                        app[keys.METRICS])
+    # A clock that can sleep (the simulator's virtual one) runs the dispatcher on its time.
+    virtual = isinstance(clock, Timer)
+    dispatcher = Dispatcher(deps, clock if isinstance(clock, Timer) else WallTimer(),
+                            None if virtual else app[keys.SETTINGS].dispatch_tick_seconds)
+    await dispatcher.start()
+    app[keys.DISPATCHER] = dispatcher
+    yield
+    await dispatcher.stop()
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | None = None,
                pool: asyncpg.Pool | None = None) -> web.Application:
     """Build the server; with `pool` given, the caller owns the database (tests do)."""
@@ -62,13 +76,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | N
     app[keys.FLOW] = flow or load_flow(settings.flow_path)
     app[keys.METRICS] = Metrics()
     app[keys.VALIDATOR] = RequestValidator(settings.twilio_auth_token)
-    app[keys.OFFER_PASSES] = OfferPasses(lambda: acd.offer_waiting(app))
     if pool is None:
         app.cleanup_ctx.append(_database)
     else:
         app[keys.POOL] = pool
     app.cleanup_ctx.append(_crisis_cache)
     app.cleanup_ctx.append(_dialer)
+    app.cleanup_ctx.append(_dispatcher)
     app.cleanup_ctx.append(daily_purge)
     app[LIVE] = LiveGauges(settings.live_gauges_seconds)
     if settings.metrics_port is not None:
@@ -101,6 +115,7 @@ def _routes(app: web.Application, ringback: bytes) -> None:
     r.add_post("/twilio/agent/answer", agent.answer, name="agent_answer")
     r.add_post("/twilio/agent/dial-done", agent.dial_done, name="agent_dial_done")
     r.add_post("/twilio/agent/status", agent.status, name="agent_status")
+    r.add_post("/twilio/agent/fallback", agent.fallback, name="agent_fallback")
     r.add_get("/audio/ringback.wav", ringback_audio, name="ringback")
     clips = [clip_wav(i) for i in range(CLIPS)]
 

@@ -20,10 +20,11 @@ class Dialer:
         self._caller_id = settings.agent_caller_id
 
     async def place_call(self, *, to: str, answer_url: str, status_url: str,
-                         ring_seconds: int) -> str:
+                         fallback_url: str, ring_seconds: int) -> str:
         """Ring `to`; Twilio requests `answer_url` on answer. Returns the new CallSid."""
         call = await self._client.calls.create_async(
             to=to, from_=self._caller_id, url=answer_url, method="POST",
+            fallback_url=fallback_url, fallback_method="POST",
             status_callback=status_url, status_callback_method="POST",
             status_callback_event=["initiated", "ringing", "answered", "completed"],
             timeout=ring_seconds)

@@ -9,6 +9,8 @@ from ivr.urls import ringback_url
 
 _APOLOGY = "Nous rencontrons une difficulté technique. Veuillez nous excuser."
 _CALL_BACK = "Merci de rappeler dans quelques instants. Au revoir."
+# What a standardist hears when their leg's webhook failed: never the callers' apology.
+AGENT_SORRY = "Une difficulté technique empêche de vous transmettre cet appel. Au revoir."
 
 
 def fallback_twiml(route: str, settings: Settings, flow: Flow | None) -> str:
@@ -16,6 +18,9 @@ def fallback_twiml(route: str, settings: Settings, flow: Flow | None) -> str:
     voice = flow.voice if flow else Voice()
     if route in ("status", "agent_status", "pickup"):
         return twiml.empty()
+    if route.startswith("agent_"):
+        # The agent leg: no dial to reception (that would put a standardist on hold there).
+        return twiml.say_and_hang_up([Prompt(text=AGENT_SORRY)], voice)
     if route == "wait":
         # A queued caller keeps their place through a short database outage.
         return twiml.wait_music(voice, music_url=None, ringback_url=ringback_url(settings),

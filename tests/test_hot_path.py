@@ -16,7 +16,6 @@ from ivr.crisis_cache import CrisisCache
 from ivr.flow.engine import Crisis
 from ivr.flow.model import Flow
 from ivr.logs import AccessLog, BatchedHandler
-from ivr.offer_pass import OfferPasses
 from ivr.settings import Settings
 from ivr.simulator.harness import Harness, running
 from ivr.simulator.script import AgentScript, CallerScript, CallResult, Press
@@ -204,29 +203,3 @@ async def test_crisis_cache_without_listener_reads_every_time(pool: asyncpg.Pool
         assert await cache.current(now) == Crisis("direct")
     finally:
         await cache.stop()
-
-
-async def test_offer_passes_are_shared_and_never_missed() -> None:
-    """Ten webhooks asking at once share two passes; each returns after a pass that saw it."""
-    seen: list[int] = []
-    asked = 0
-
-    async def run() -> int:
-        seen.append(asked)  # how many had asked when this pass began
-        await asyncio.sleep(0.01)
-        return 0
-
-    passes = OfferPasses(run)
-
-    async def ask() -> int:
-        nonlocal asked
-        asked += 1
-        mine = asked
-        await passes.request()
-        return mine
-
-    mine = await asyncio.gather(*(ask() for _ in range(10)))
-    assert seen == [1, 10]  # the first asker's pass, then one pass for the nine who waited
-    assert all(any(s >= m for s in seen) for m in mine)
-    await ask()
-    assert seen == [1, 10, 11]  # a later request gets a pass of its own

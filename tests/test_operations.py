@@ -244,7 +244,7 @@ def test_operations_settings_are_read_and_checked() -> None:
     """The new settings parse; a bad IVR_ADMIN_TOKENS is one line that never shows a token."""
     base = {"TWILIO_AUTH_TOKEN": "t", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
             "IVR_PUBLIC_URL": "https://ivr.example.org", "IVR_ADMIN_TOKEN": "admin",
-            "IVR_HASH_KEY": "h" * 32}
+            "IVR_HASH_KEY": "h" * 32, "IVR_AGENT_CALLER_ID": "+33477000000"}
     loaded = load_settings({**base, "IVR_ADMIN_TOKENS": "claire:" + "c" * 16 + ", paul:" + "p" * 16,
                             "IVR_METRICS_TOKEN": "m", "IVR_METRICS_PORT": "9464",
                             "IVR_LIVE_GAUGES_INTERVAL": "2.5", "IVR_HEADER_TIMEOUT": "3",

@@ -131,7 +131,7 @@ async def test_transferred_caller_is_offered_before_later_arrivals(harness: Harn
             "ORDER BY queued_at")
         moved = await _pool(h).fetchval("SELECT call_sid FROM transfers")
         await agents.set_status(_pool(h), paul, "available", h.clock.now())
-        await acd.offer_waiting(h.app)
+        await acd.offer_waiting(h.app[keys.DISPATCHER].deps)
         offered = await _pool(h).fetchval(
             "SELECT for_call_sid FROM offers WHERE service = 'road_safety' ORDER BY id LIMIT 1")
         return [r["call_sid"] for r in waiting], moved, offered

@@ -150,3 +150,13 @@ async def waiting_in(pool: asyncpg.Pool, service: str) -> int:
     count: int = await pool.fetchval(
         "SELECT count(*) FROM calls WHERE state = 'queued' AND service = $1", service)
     return count
+
+
+async def next_due(pool: asyncpg.Pool, now: datetime, stale_after: timedelta) -> datetime | None:
+    """When an agent next becomes offerable by time alone (a wrap-up or an overdue offer)."""
+    due: datetime | None = await pool.fetchval(
+        """SELECT least((SELECT min(wrap_up_until) FROM agents WHERE status = 'wrap_up'
+                         AND removed_at IS NULL AND wrap_up_until > $1),
+                        (SELECT min(created_at) + $2::interval FROM offers
+                         WHERE state = 'ringing'))""", now, stale_after)
+    return due

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from ivr import acd, twiml, urls
+from ivr import keys, twiml, urls
+from ivr.fallback import fallback_twiml
 from ivr.store import offers
 from ivr.views.context import context, field, form, respond
 
@@ -47,6 +48,12 @@ async def answer(request: web.Request) -> web.Response:
     return respond(bridge)
 
 
+async def fallback(request: web.Request) -> web.Response:
+    """The agent leg's FallbackUrl: its own short apology, no database, no caller's TwiML."""
+    return respond(fallback_twiml("agent_fallback", request.app[keys.SETTINGS],
+                                  request.app[keys.FLOW]))
+
+
 async def dial_done(request: web.Request) -> web.Response:
     """The agent's <Dial> ended: the conversation is over, hang up the agent's leg."""
     return respond(twiml.say_and_hang_up([], context(request).flow.voice))
@@ -74,5 +81,5 @@ async def status(request: web.Request) -> web.Response:
         if ended is not None:
             ctx.metrics.offers.labels(ended.service, call_status).inc()
     if ended is not None:
-        await acd.offer_waiting(request.app)
+        await request.app[keys.DISPATCHER].wake()
     return respond(twiml.empty())

@@ -50,7 +50,12 @@ async def wait(request: web.Request) -> web.Response:
     if await agents.online_count(ctx.pool, service) == 0:
         await calls.overflow(ctx.pool, call_sid, "no_agent")
         return respond(twiml.leave_queue(intro, flow.voice))
-    await request.app[keys.OFFER_PASSES].request()
+    # The dispatcher makes the offer; everyone else's instance looks when a caller is new.
+    dispatcher = request.app[keys.DISPATCHER]
+    if since == now:
+        await dispatcher.wake()
+    else:
+        dispatcher.kick()
     announcement = await _announcement(ctx, call_sid, service, since, now, flow)
     # Without a music_url, the app's short clips in turn: the waitUrl comes back every 12 s.
     music = policy.music_url or urls.hold_music_url(ctx.settings, clip_for(waited))
