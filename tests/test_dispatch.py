@@ -1,0 +1,138 @@
+"""The dispatcher: offers made by a task of their own, woken by events, a NOTIFY or its tick."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+from aiohttp import web
+
+from ivr import acd
+from ivr.clock import SystemClock
+from ivr.dialer import Dialer
+from ivr.dispatch import CHANNEL, Dispatcher, WallTimer
+from ivr.metrics import Metrics
+from ivr.settings import Settings
+from ivr.store import agents
+
+
+async def _queued_caller(pool: asyncpg.Pool, sid: str) -> None:
+    now = datetime.now(UTC)
+    await pool.execute(
+        """INSERT INTO calls (call_sid, arrived_at, state, service, requested_service,
+                              queued_at) VALUES ($1, $2, 'queued', 'immigration',
+                              'immigration', $2)""", sid, now)
+
+
+@pytest.fixture
+async def rest_calls(settings: Settings) -> AsyncIterator[tuple[Settings, list[dict[str, str]]]]:
+    """Twilio's Calls resource on loopback: records each call placed, answers 201."""
+    placed: list[dict[str, str]] = []
+
+    async def create(request: web.Request) -> web.Response:
+        form = await request.post()
+        placed.append({k: str(v) for k, v in form.items()})
+        return web.json_response({"sid": f"CA{len(placed):032d}", "status": "queued"},
+                                 status=201)
+
+    app = web.Application()
+    app.router.add_post("/2010-04-01/Accounts/{account}/Calls.json", create)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    try:
+        yield settings.with_overrides(
+            twilio_api_base_url=f"http://127.0.0.1:{sock.getsockname()[1]}"), placed
+    finally:
+        await runner.cleanup()
+
+
+async def _until(check: list[dict[str, str]], count: int, seconds: float) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if len(check) >= count:
+            return
+        await asyncio.sleep(0.02)
+
+
+def _dispatcher(pool: asyncpg.Pool, settings: Settings, tick: float | None) -> Dispatcher:
+    deps = acd.Offering(pool, Dialer(settings), settings, SystemClock(), Metrics())
+    return Dispatcher(deps, WallTimer(), tick)
+
+
+async def test_tick_offers_a_change_nobody_announced(
+        pool: asyncpg.Pool, rest_calls: tuple[Settings, list[dict[str, str]]]) -> None:
+    """An agent made available straight in the database (no wake-up) is offered within the
+    tick; the REST call carries the agent leg's own FallbackUrl and the configured caller id."""
+    settings, placed = rest_calls
+    dispatcher = _dispatcher(pool, settings, tick=0.1)
+    await dispatcher.start()
+    try:
+        await _queued_caller(pool, "CAwaiting")
+        agent = await agents.add(pool, "Claire", "+33477000001", ["immigration"],
+                                 datetime.now(UTC))
+        await asyncio.sleep(0.3)
+        assert placed == []  # offline: nothing to offer
+        await agents.set_status(pool, agent.id, "available", datetime.now(UTC))
+        await _until(placed, 1, 5.0)
+    finally:
+        await dispatcher.stop()
+        await dispatcher.deps.dialer.close()
+    assert len(placed) == 1
+    assert placed[0]["To"] == "+33477000001"
+    assert placed[0]["From"] == settings.agent_caller_id
+    assert "/twilio/agent/fallback?offer=" in placed[0]["FallbackUrl"]
+    assert "/twilio/agent/answer?offer=" in placed[0]["Url"]
+
+
+async def test_notify_from_another_instance_wakes_the_dispatcher(
+        pool: asyncpg.Pool, rest_calls: tuple[Settings, list[dict[str, str]]]) -> None:
+    """Without a tick, only a NOTIFY (another instance's wake-up) makes this one offer."""
+    settings, placed = rest_calls
+    dispatcher = _dispatcher(pool, settings, tick=None)
+    await dispatcher.start()
+    try:
+        await _until([], 1, 0.2)
+        await _queued_caller(pool, "CAwaiting")
+        agent = await agents.add(pool, "Claire", "+33477000001", ["immigration"],
+                                 datetime.now(UTC))
+        await agents.set_status(pool, agent.id, "available", datetime.now(UTC))
+        await asyncio.sleep(0.3)
+        assert placed == []  # nobody said anything: no offer
+        await pool.execute("SELECT pg_notify($1, 'another-instance')", CHANNEL)
+        await _until(placed, 1, 5.0)
+    finally:
+        await dispatcher.stop()
+        await dispatcher.deps.dialer.close()
+    assert [p["To"] for p in placed] == ["+33477000001"]
+
+
+async def test_wakes_coalesce_and_none_is_missed(
+        pool: asyncpg.Pool, rest_calls: tuple[Settings, list[dict[str, str]]]) -> None:
+    """Many kicks at once run few passes, and a kick during a pass gets a pass after it."""
+    settings, placed = rest_calls
+    dispatcher = _dispatcher(pool, settings, tick=None)
+    await dispatcher.start()
+    try:
+        await asyncio.sleep(0.2)
+        before = dispatcher.passes
+        for _ in range(50):
+            dispatcher.kick()
+        await asyncio.sleep(0.3)
+        assert 1 <= dispatcher.passes - before <= 2
+        for i in range(3):
+            await _queued_caller(pool, f"CAwaiting{i}")
+            agent = await agents.add(pool, f"A{i}", f"+3347700000{i}", ["immigration"],
+                                     datetime.now(UTC))
+            await agents.set_status(pool, agent.id, "available", datetime.now(UTC))
+            dispatcher.kick()
+        await _until(placed, 3, 5.0)
+    finally:
+        await dispatcher.stop()
+        await dispatcher.deps.dialer.close()
+    assert sorted(p["To"] for p in placed) == ["+33477000000", "+33477000001", "+33477000002"]
