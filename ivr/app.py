@@ -113,6 +113,8 @@ def _routes(app: web.Application, ringback: bytes) -> None:
     r.add_post("/twilio/queue/done", queue.done, name="queue_done")
     r.add_post("/twilio/queue/pickup", queue.pickup, name="pickup")
     r.add_post("/twilio/agent/answer", agent.answer, name="agent_answer")
+    r.add_post("/twilio/agent/accept", agent.accept, name="agent_accept")
+    r.add_post("/twilio/agent/no-key", agent.no_key, name="agent_no_key")
     r.add_post("/twilio/agent/dial-done", agent.dial_done, name="agent_dial_done")
     r.add_post("/twilio/agent/status", agent.status, name="agent_status")
     r.add_post("/twilio/agent/fallback", agent.fallback, name="agent_fallback")

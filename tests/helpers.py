@@ -7,11 +7,21 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from twilio.request_validator import RequestValidator
 
+from ivr.flow.model import Flow
+from ivr.flow.speaking import say_seconds
+from ivr.simulator.agent import KEY_AFTER_PROMPT
 from ivr.simulator.harness import Harness
 from ivr.simulator.script import CallerScript, CallResult, Input
+from ivr.views.agent import KEY_PROMPT
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
 
 UNANSWERED_WORDS = "rappeler plus tard"
+
+
+def key_seconds(flow: Flow, service: str) -> float:
+    """How long a live standardist takes to take an offer once their phone answers."""
+    label = flow.services[service].label
+    return say_seconds(KEY_PROMPT.format(label=label)) + KEY_AFTER_PROMPT
 
 
 def call_params(call_sid: str = "CA" + "1" * 32, **extra: str) -> dict[str, str]:

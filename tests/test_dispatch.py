@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
+from xml.etree import ElementTree
 
 import asyncpg
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestClient
 
-from ivr import acd
+from ivr import acd, keys
+from ivr.app import create_app
 from ivr.clock import SystemClock
 from ivr.dialer import Dialer
 from ivr.dispatch import CHANNEL, Dispatcher, WallTimer
+from ivr.fallback import AGENT_SORRY
+from ivr.flow.model import Flow
 from ivr.metrics import Metrics
 from ivr.settings import Settings
 from ivr.store import agents
+from tests.helpers import call_params, signed_post
+
+MakeClient = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 
 
 async def _queued_caller(pool: asyncpg.Pool, sid: str) -> None:
@@ -136,3 +145,91 @@ async def test_wakes_coalesce_and_none_is_missed(
         await dispatcher.stop()
         await dispatcher.deps.dialer.close()
     assert sorted(p["To"] for p in placed) == ["+33477000000", "+33477000001", "+33477000002"]
+
+
+async def test_voicemail_is_a_missed_offer_and_the_next_agent_is_rung(
+        aiohttp_client: MakeClient, flow: Flow, pool: asyncpg.Pool,
+        rest_calls: tuple[Settings, list[dict[str, str]]]) -> None:
+    """The agent leg must press a key: no key (a voicemail) ends the offer as `no_key`, takes
+    the agent out of rotation, rings the next agent, and the caller is not answered."""
+    settings, placed = rest_calls
+    await _queued_caller(pool, "CAwaiting")
+    ali = await agents.add(pool, "Ali", "+33477000001", ["immigration"], datetime.now(UTC))
+    await agents.set_status(pool, ali.id, "available", datetime.now(UTC))
+    await asyncio.sleep(0.01)  # Ali has been idle longer: he is offered first
+    bea = await agents.add(pool, "Béa", "+33477000002", ["immigration"], datetime.now(UTC))
+    await agents.set_status(pool, bea.id, "available", datetime.now(UTC))
+    app = create_app(settings, flow=flow, pool=pool)
+    client = await aiohttp_client(app)
+    await _until(placed, 1, 5.0)
+    assert [p["To"] for p in placed] == ["+33477000001"]
+    answer_path = placed[0]["Url"].removeprefix(settings.public_url)
+    status, body = await signed_post(client, settings.public_url, answer_path,
+                                     call_params("CA" + "a" * 32, Direction="outbound-api"))
+    assert status == 200
+    gather = ElementTree.fromstring(body).find("Gather")
+    assert gather is not None
+    assert gather.get("numDigits") == "1"
+    assert "Appuyez sur une touche" in "".join(gather.itertext())
+    redirect = ElementTree.fromstring(body).find("Redirect")
+    assert redirect is not None
+    assert redirect.text is not None
+    status, body = await signed_post(client, settings.public_url,
+                                     redirect.text.removeprefix(settings.public_url),
+                                     call_params("CA" + "a" * 32, Direction="outbound-api"))
+    assert status == 200
+    assert ElementTree.fromstring(body).find("Hangup") is not None
+    await _until(placed, 2, 5.0)
+    assert [p["To"] for p in placed] == ["+33477000001", "+33477000002"]
+    offer = await pool.fetchrow("SELECT state, result FROM offers ORDER BY id LIMIT 1")
+    assert offer is not None
+    assert (offer["state"], offer["result"]) == ("failed", "no_key")
+    statuses = {a.name: (a.status, a.note) for a in await agents.list_all(pool,
+                                                                        datetime.now(UTC))}
+    assert statuses["Ali"][0] == "offline"
+    assert "aucune touche" in (statuses["Ali"][1] or "")
+    assert await pool.fetchval("SELECT state FROM calls WHERE call_sid = 'CAwaiting'") == \
+        "queued"
+    assert app[keys.METRICS].offers.labels("immigration", "no_key")._value.get() == 1
+
+
+async def test_key_bridges_to_the_caller(
+        aiohttp_client: MakeClient, flow: Flow, pool: asyncpg.Pool,
+        rest_calls: tuple[Settings, list[dict[str, str]]]) -> None:
+    """A key pressed in the agent's <Gather> answers the offer and dials the service's queue."""
+    settings, placed = rest_calls
+    await _queued_caller(pool, "CAwaiting")
+    ali = await agents.add(pool, "Ali", "+33477000001", ["immigration"], datetime.now(UTC))
+    await agents.set_status(pool, ali.id, "available", datetime.now(UTC))
+    client = await aiohttp_client(create_app(settings, flow=flow, pool=pool))
+    await _until(placed, 1, 5.0)
+    _, body = await signed_post(client, settings.public_url,
+                                placed[0]["Url"].removeprefix(settings.public_url),
+                                call_params("CA" + "a" * 32, Direction="outbound-api"))
+    gather = ElementTree.fromstring(body).find("Gather")
+    assert gather is not None
+    action = gather.get("action", "").removeprefix(settings.public_url)
+    status, body = await signed_post(client, settings.public_url, action, call_params(
+        "CA" + "a" * 32, Direction="outbound-api", Digits="1"))
+    assert status == 200
+    queue = ElementTree.fromstring(body).find("Dial/Queue")
+    assert queue is not None
+    assert queue.text == flow.queue_name("immigration")
+    assert await pool.fetchval("SELECT state FROM offers") == "answered"
+
+
+async def test_agent_fallback_never_gives_the_callers_apology(
+        aiohttp_client: MakeClient, flow: Flow, pool: asyncpg.Pool,
+        settings: Settings) -> None:
+    """The agent leg's FallbackUrl hangs up with a word for the standardist: no dial to
+    reception, no caller's apology, even with a reception number set."""
+    with_reception = settings.with_overrides(reception_number="+33477481234")
+    client = await aiohttp_client(create_app(with_reception, flow=flow, pool=pool))
+    status, body = await signed_post(client, with_reception.public_url,
+                                     "/twilio/agent/fallback?offer=1",
+                                     call_params(Direction="outbound-api"))
+    assert status == 200
+    root = ElementTree.fromstring(body)
+    assert root.find("Dial") is None
+    assert root.find("Hangup") is not None
+    assert AGENT_SORRY in "".join(root.itertext())
