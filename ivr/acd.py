@@ -37,12 +37,18 @@ class Offering:
         """How long a ringing offer may go without its final callback."""
         return timedelta(seconds=self.settings.offer_timeout_seconds) + STALE_GRACE
 
+    @property
+    def gone_after(self) -> timedelta:
+        """How long a queued caller's waitUrl may stop before they count as gone."""
+        return timedelta(seconds=self.settings.queue_gone_seconds)
+
 
 async def offer_waiting(deps: Offering) -> int:
     """Place as many offers as there are callers without one and free agents for them."""
     placed = 0
     for _ in range(MAX_OFFERS_PER_PASS):
-        claim = await offers.claim(deps.pool, deps.clock.now(), deps.stale_after)
+        claim = await offers.claim(deps.pool, deps.clock.now(), deps.stale_after,
+                                   deps.gone_after)
         if claim is None:
             break
         if not await place(deps, claim):

@@ -6,7 +6,8 @@ instance may serve a caller whose waitUrl goes to another). `offers.claim` seria
 claims across instances, so several dispatchers never offer one caller twice. Between
 events the task sleeps until the next thing that can become due (a wrap-up that ends, a
 ringing offer whose final callback is overdue), and at most a short tick on the wall
-clock in case a notification was lost. On a virtual clock (the simulator's) the task
+clock in case a notification was lost. Each pass first sweeps what is stuck (ivr/sweep.py)
+when its time has come. On a virtual clock (the simulator's) the task
 sleeps on that clock, counted as one of its actors, so simulated time stays deterministic;
 there it wakes only on events (every waitUrl kicks it, so a wrap-up's end is seen at the
 next one): a timed wake-up would move virtual time forward on its own.
@@ -19,6 +20,7 @@ import logging
 import math
 import uuid
 from collections.abc import Coroutine
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 import asyncpg
@@ -27,6 +29,7 @@ from ivr import acd
 from ivr.db.pool import connect_beside
 from ivr.simulator.clock import Wake
 from ivr.store import offers
+from ivr.sweep import SWEEP_EVERY, Swept, sweep
 
 log = logging.getLogger(__name__)
 CHANNEL = "ivr_offers"
@@ -82,6 +85,7 @@ class Dispatcher:
         self._task: asyncio.Task[Any] | None = None
         self._listener: asyncpg.Connection | None = None
         self.passes = 0
+        self._swept_at: datetime | None = None
 
     @property
     def deps(self) -> acd.Offering:
@@ -139,12 +143,24 @@ class Dispatcher:
             self._pending = False
             try:
                 self.passes += 1
+                await self._sweep_when_due()
                 if await acd.offer_waiting(self._deps) >= acd.MAX_OFFERS_PER_PASS:
                     self._pending = True  # more to offer: go on without waiting
             except Exception:
                 log.exception("dispatcher pass failed")
                 self._wake = Wake()
                 await self._timer.sleep(1.0, self._wake)
+
+    async def _sweep_when_due(self) -> None:
+        """At the first pass, then at most every SWEEP_EVERY of the app's clock."""
+        now = self._deps.clock.now()
+        if self._swept_at is not None and now - self._swept_at < SWEEP_EVERY:
+            return
+        self._swept_at = now
+        swept = await sweep(self._deps)
+        if swept != Swept():
+            log.warning("sweep: %d offers expired, %d orphaned offers ended, %d callers gone",
+                        swept.expired, swept.orphaned, swept.gone)
 
     async def _pause(self) -> float:
         """Seconds until something becomes due, at most the tick; forever on a virtual clock."""

@@ -57,6 +57,8 @@ class Settings:
     database_wait_seconds: float = 30.0
     # The dispatcher's longest sleep between offer passes (a lost NOTIFY costs at most this).
     dispatch_tick_seconds: float = 2.0
+    # A queued caller whose waitUrl has not come for this long is gone (lost callbacks).
+    queue_gone_seconds: float = 180.0
 
     def with_overrides(self, **changes: object) -> Settings:
         """Return a copy with some fields changed (tests and the simulator use it)."""
@@ -217,6 +219,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
                                      "a number of seconds (0 or more)"),
         dispatch_tick_seconds=_parse(env, "IVR_DISPATCH_TICK", 2.0, _positive_float,
                                      "a positive number of seconds"),
+        queue_gone_seconds=_parse(env, "IVR_QUEUE_GONE_AFTER", 180.0, _positive_float,
+                                  "a positive number of seconds (longer than the hold music)"),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -65,3 +66,11 @@ def lived_outcome(result: CallResult, target_ring: int) -> str:
         # Hung up while waiting for a human, even between two queues during an overflow.
         return "abandoned"
     return "left_before_queue"
+
+
+async def until(check: list[dict[str, str]], count: int, seconds: float) -> None:
+    """Wait on the wall clock until `check` holds `count` items, at most `seconds`."""
+    for _ in range(int(seconds / 0.02)):
+        if len(check) >= count:
+            return
+        await asyncio.sleep(0.02)

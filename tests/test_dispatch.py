@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from xml.etree import ElementTree
 
 import asyncpg
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
@@ -24,7 +22,7 @@ from ivr.flow.model import Flow
 from ivr.metrics import Metrics
 from ivr.settings import Settings
 from ivr.store import agents
-from tests.helpers import call_params, signed_post
+from tests.helpers import call_params, signed_post, until
 
 MakeClient = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 
@@ -35,38 +33,6 @@ async def _queued_caller(pool: asyncpg.Pool, sid: str) -> None:
         """INSERT INTO calls (call_sid, arrived_at, state, service, requested_service,
                               queued_at) VALUES ($1, $2, 'queued', 'immigration',
                               'immigration', $2)""", sid, now)
-
-
-@pytest.fixture
-async def rest_calls(settings: Settings) -> AsyncIterator[tuple[Settings, list[dict[str, str]]]]:
-    """Twilio's Calls resource on loopback: records each call placed, answers 201."""
-    placed: list[dict[str, str]] = []
-
-    async def create(request: web.Request) -> web.Response:
-        form = await request.post()
-        placed.append({k: str(v) for k, v in form.items()})
-        return web.json_response({"sid": f"CA{len(placed):032d}", "status": "queued"},
-                                 status=201)
-
-    app = web.Application()
-    app.router.add_post("/2010-04-01/Accounts/{account}/Calls.json", create)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    try:
-        yield settings.with_overrides(
-            twilio_api_base_url=f"http://127.0.0.1:{sock.getsockname()[1]}"), placed
-    finally:
-        await runner.cleanup()
-
-
-async def _until(check: list[dict[str, str]], count: int, seconds: float) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if len(check) >= count:
-            return
-        await asyncio.sleep(0.02)
 
 
 def _dispatcher(pool: asyncpg.Pool, settings: Settings, tick: float | None) -> Dispatcher:
@@ -88,7 +54,7 @@ async def test_tick_offers_a_change_nobody_announced(
         await asyncio.sleep(0.3)
         assert placed == []  # offline: nothing to offer
         await agents.set_status(pool, agent.id, "available", datetime.now(UTC))
-        await _until(placed, 1, 5.0)
+        await until(placed, 1, 5.0)
     finally:
         await dispatcher.stop()
         await dispatcher.deps.dialer.close()
@@ -106,7 +72,7 @@ async def test_notify_from_another_instance_wakes_the_dispatcher(
     dispatcher = _dispatcher(pool, settings, tick=None)
     await dispatcher.start()
     try:
-        await _until([], 1, 0.2)
+        await until([], 1, 0.2)
         await _queued_caller(pool, "CAwaiting")
         agent = await agents.add(pool, "Claire", "+33477000001", ["immigration"],
                                  datetime.now(UTC))
@@ -114,7 +80,7 @@ async def test_notify_from_another_instance_wakes_the_dispatcher(
         await asyncio.sleep(0.3)
         assert placed == []  # nobody said anything: no offer
         await pool.execute("SELECT pg_notify($1, 'another-instance')", CHANNEL)
-        await _until(placed, 1, 5.0)
+        await until(placed, 1, 5.0)
     finally:
         await dispatcher.stop()
         await dispatcher.deps.dialer.close()
@@ -140,7 +106,7 @@ async def test_wakes_coalesce_and_none_is_missed(
                                      datetime.now(UTC))
             await agents.set_status(pool, agent.id, "available", datetime.now(UTC))
             dispatcher.kick()
-        await _until(placed, 3, 5.0)
+        await until(placed, 3, 5.0)
     finally:
         await dispatcher.stop()
         await dispatcher.deps.dialer.close()
@@ -161,7 +127,7 @@ async def test_voicemail_is_a_missed_offer_and_the_next_agent_is_rung(
     await agents.set_status(pool, bea.id, "available", datetime.now(UTC))
     app = create_app(settings, flow=flow, pool=pool)
     client = await aiohttp_client(app)
-    await _until(placed, 1, 5.0)
+    await until(placed, 1, 5.0)
     assert [p["To"] for p in placed] == ["+33477000001"]
     answer_path = placed[0]["Url"].removeprefix(settings.public_url)
     status, body = await signed_post(client, settings.public_url, answer_path,
@@ -179,7 +145,7 @@ async def test_voicemail_is_a_missed_offer_and_the_next_agent_is_rung(
                                      call_params("CA" + "a" * 32, Direction="outbound-api"))
     assert status == 200
     assert ElementTree.fromstring(body).find("Hangup") is not None
-    await _until(placed, 2, 5.0)
+    await until(placed, 2, 5.0)
     assert [p["To"] for p in placed] == ["+33477000001", "+33477000002"]
     offer = await pool.fetchrow("SELECT state, result FROM offers ORDER BY id LIMIT 1")
     assert offer is not None
@@ -202,7 +168,7 @@ async def test_key_bridges_to_the_caller(
     ali = await agents.add(pool, "Ali", "+33477000001", ["immigration"], datetime.now(UTC))
     await agents.set_status(pool, ali.id, "available", datetime.now(UTC))
     client = await aiohttp_client(create_app(settings, flow=flow, pool=pool))
-    await _until(placed, 1, 5.0)
+    await until(placed, 1, 5.0)
     _, body = await signed_post(client, settings.public_url,
                                 placed[0]["Url"].removeprefix(settings.public_url),
                                 call_params("CA" + "a" * 32, Direction="outbound-api"))

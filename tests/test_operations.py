@@ -81,14 +81,14 @@ async def test_admin_reset_of_a_stuck_agent_answers_200(
 
 async def test_repeated_agent_answer_counts_once(
         aiohttp_client: MakeClient, settings: Settings, flow: Flow, pool: asyncpg.Pool) -> None:
-    """The same agent-answer webhook twice: both bridge, `ivr_offers_total` moves once."""
+    """The same agent's key (accept webhook) twice: both bridge, `ivr_offers_total` moves once."""
     _agent_id, offer_id = await _stuck_agent(pool)
     await pool.execute("UPDATE offers SET state = 'ringing' WHERE id = $1", offer_id)
     app = create_app(settings.with_overrides(public_url=PUBLIC), flow=flow, pool=pool)
     client = await aiohttp_client(app)
-    path = f"/twilio/agent/answer?offer={offer_id}"
-    first = await signed_post(client, PUBLIC, path, call_params("CA" + "a" * 32))
-    second = await signed_post(client, PUBLIC, path, call_params("CA" + "a" * 32))
+    path = f"/twilio/agent/accept?offer={offer_id}"
+    first = await signed_post(client, PUBLIC, path, call_params("CA" + "a" * 32, Digits="1"))
+    second = await signed_post(client, PUBLIC, path, call_params("CA" + "a" * 32, Digits="1"))
     assert first == second
     assert "<Queue" in first[1]
     sample = app[keys.METRICS].registry.get_sample_value

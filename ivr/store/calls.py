@@ -75,7 +75,7 @@ async def enter_queue(pool: asyncpg.Pool, call_sid: str, service: str,
     since: datetime | None = await pool.fetchval(
         """UPDATE calls SET state = 'queued', service = $2,
                   requested_service = COALESCE(requested_service, $2),
-                  queued_at = COALESCE(queued_at, $3)
+                  queued_at = COALESCE(queued_at, $3), queue_seen_at = $3
            WHERE call_sid = $1 AND state IN ('menu', 'routed', 'queued')
            RETURNING queued_at""",
         call_sid, service, now)
