@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -74,3 +75,14 @@ async def until(check: list[dict[str, str]], count: int, seconds: float) -> None
         if len(check) >= count:
             return
         await asyncio.sleep(0.02)
+
+
+class HandClock:
+    """The app's time, moved by the test."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        """The current time."""
+        return self.at

@@ -23,7 +23,7 @@ from ivr.flow.model import Flow
 from ivr.settings import Settings, SettingsError, load_settings
 from ivr.store import agents, offers
 from ivr.timeouts import runner_options
-from tests.helpers import call_params, signed_post
+from tests.helpers import HandClock, call_params, signed_post
 
 AUTH = {"Authorization": "Bearer admin-token-for-tests"}
 PUBLIC = "https://ivr.prefecture.example"
@@ -84,7 +84,9 @@ async def test_repeated_agent_answer_counts_once(
     """The same agent's key (accept webhook) twice: both bridge, `ivr_offers_total` moves once."""
     _agent_id, offer_id = await _stuck_agent(pool)
     await pool.execute("UPDATE offers SET state = 'ringing' WHERE id = $1", offer_id)
-    app = create_app(settings.with_overrides(public_url=PUBLIC), flow=flow, pool=pool)
+    # The app's time is the offer's: its sweep must not see a days-old ringing offer.
+    app = create_app(settings.with_overrides(public_url=PUBLIC), flow=flow, pool=pool,
+                     clock=HandClock(NOW))
     client = await aiohttp_client(app)
     path = f"/twilio/agent/accept?offer={offer_id}"
     first = await signed_post(client, PUBLIC, path, call_params("CA" + "a" * 32, Digits="1"))

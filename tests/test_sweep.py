@@ -15,20 +15,9 @@ from ivr.metrics import Metrics
 from ivr.settings import Settings
 from ivr.store import agents, offers
 from ivr.sweep import ORPHAN_AFTER, SWEEP_EVERY, sweep
-from tests.helpers import until
+from tests.helpers import HandClock, until
 
 START = datetime(2026, 11, 25, 9, tzinfo=UTC)
-
-
-class HandClock:
-    """The app's time, moved by the test."""
-
-    def __init__(self) -> None:
-        self.at = START
-
-    def now(self) -> datetime:
-        """The current time."""
-        return self.at
 
 
 async def _queued(pool: asyncpg.Pool, sid: str, at: datetime, seen: datetime) -> None:
@@ -53,7 +42,7 @@ async def test_caller_gone_without_callback_is_never_offered(
     """A queued caller whose waitUrl stopped 4 min ago (final callbacks lost) gets no offer:
     no REST call at all, and the sweep counts them abandoned with the wait last seen."""
     settings, placed = rest_calls
-    clock = HandClock()
+    clock = HandClock(START)
     await _queued(pool, "CAghost", START - timedelta(minutes=5), START - timedelta(minutes=4))
     agent_id = await _agent(pool, "Claire", "+33477000001")
     deps = _deps(pool, settings, clock)
@@ -81,7 +70,7 @@ async def test_lost_no_answer_callback_expires_the_offer(
     """An offer rung but never ended by Twilio's callback expires after the offer timeout
     plus its grace: the agent is no longer busy, and the caller is offered to the next one."""
     settings, placed = rest_calls
-    clock = HandClock()
+    clock = HandClock(START)
     await _queued(pool, "CAwaiting", START, START)
     await _agent(pool, "Ali", "+33477000001")
     await _agent(pool, "Béa", "+33477000002")
@@ -113,7 +102,7 @@ async def test_lost_completed_callback_frees_the_agent(
     """A conversation ended (the caller's call is over) but the agent leg's `completed`
     callback never came: a minute later the sweep ends the offer and the agent is free."""
     settings, _ = rest_calls
-    clock = HandClock()
+    clock = HandClock(START)
     await _queued(pool, "CAtalked", START, START)
     agent_id = await _agent(pool, "Claire", "+33477000001")
     deps = _deps(pool, settings, clock)
@@ -146,7 +135,7 @@ async def test_offer_never_placed_gives_the_agent_back(
     settings, _ = rest_calls
     await _queued(pool, "CAwaiting", START, START)
     agent_id = await _agent(pool, "Claire", "+33477000001")
-    clock = HandClock()
+    clock = HandClock(START)
     deps = _deps(pool, settings, clock)
     try:
         assert await offers.claim(pool, START, deps.stale_after, deps.gone_after) is not None
