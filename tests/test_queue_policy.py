@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.etree import ElementTree
 
@@ -17,7 +17,8 @@ from ivr.app import create_app
 from ivr.flow.model import Flow, QueuePolicy
 from ivr.settings import Settings
 from ivr.store import agents
-from tests.helpers import call_params, signed_post
+from tests.conftest import OPEN, paris
+from tests.helpers import HandClock, call_params, signed_post
 
 MakeClient = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 MUSIC = QueuePolicy(waiting="music", announce_after_seconds=60, announce_every_seconds=60,
@@ -107,3 +108,25 @@ async def test_queue_result_handled_for_what_it_is(
     assert row is not None
     assert (row["state"], row["outcome"]) == (state, outcome)
     assert row["service"] == ("reception" if verb else "immigration")
+
+
+async def test_pickup_before_the_first_wait_url_counts_from_enqueue(
+        aiohttp_client: MakeClient, settings: Settings, flow: Flow, pool: asyncpg.Pool) -> None:
+    """The wait starts when the server answers <Enqueue>: an agent's leg that takes the caller
+    8 s later, before any waitUrl came (and without a QueueTime), counts 8 s and ring 2."""
+    clock = HandClock(paris(OPEN))
+    client = await aiohttp_client(create_app(settings, flow=flow, pool=pool, clock=clock))
+    sid = "CA" + "d" * 32
+    _, body = await signed_post(client, settings.public_url, "/twilio/voice", call_params(sid))
+    gather = ElementTree.fromstring(body).find("Gather")
+    assert gather is not None
+    path = gather.get("action", "").removeprefix(settings.public_url)
+    _, body = await signed_post(client, settings.public_url, path, call_params(sid, Digits="2"))
+    assert ElementTree.fromstring(body).find("Enqueue") is not None
+    clock.at += timedelta(seconds=8)
+    status, _ = await signed_post(client, settings.public_url, "/twilio/queue/pickup",
+                                  call_params(sid, DequeingCallSid="CA" + "e" * 32))
+    assert status == 200
+    row = await pool.fetchrow("SELECT outcome, wait_seconds, rings FROM calls")
+    assert row is not None
+    assert (row["outcome"], row["wait_seconds"], row["rings"]) == ("answered", 8.0, 2)

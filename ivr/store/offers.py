@@ -80,10 +80,10 @@ async def gone_callers(conn: Connection, now: datetime,
                        after: timedelta) -> list[tuple[str, datetime]]:
     """Queued callers whose waitUrl stopped coming `after` ago, with when it last came."""
     rows = await conn.fetch(
-        """SELECT call_sid, queue_seen_at FROM calls WHERE state = 'queued'
-           AND queue_seen_at < $1 ORDER BY queue_seen_at LIMIT 200
-           FOR UPDATE SKIP LOCKED""", now - after)
-    return [(r["call_sid"], r["queue_seen_at"]) for r in rows]
+        """SELECT call_sid, COALESCE(queue_seen_at, queued_at) AS seen FROM calls
+           WHERE state = 'queued' AND COALESCE(queue_seen_at, queued_at) < $1
+           ORDER BY 2 LIMIT 200 FOR UPDATE SKIP LOCKED""", now - after)
+    return [(r["call_sid"], r["seen"]) for r in rows]
 
 
 async def end_for_agent(conn: Connection, agent_id: int, now: datetime) -> int:
@@ -109,7 +109,7 @@ async def claim(pool: asyncpg.Pool, now: datetime, stale_after: timedelta,
         waiting = await conn.fetch(
             """SELECT c.call_sid, c.service FROM calls c
                WHERE c.state = 'queued'
-               AND (c.queue_seen_at IS NULL OR c.queue_seen_at >= $1) AND NOT EXISTS (
+               AND COALESCE(c.queue_seen_at, c.queued_at) >= $1 AND NOT EXISTS (
                    SELECT 1 FROM offers o WHERE o.for_call_sid = c.call_sid
                    AND o.state IN ('ringing', 'answered') AND o.picked_call_sid IS NULL)
                ORDER BY c.queued_at, c.call_sid LIMIT 50""", now - gone_after)

@@ -35,15 +35,15 @@ async def wait(request: web.Request) -> web.Response:
     if not call_sid or service is None:
         return respond(twiml.leave_queue())
     now = ctx.clock.now()
-    since = await calls.enter_queue(ctx.pool, call_sid, service, now) or now
+    entered, first = await calls.enter_queue(ctx.pool, call_sid, service, now)
+    since = entered or now
     waited = (now - since).total_seconds()
     if request.query.get("transfer"):  # a transferred caller's wait limit runs from the transfer
         waited = (now - (await transfers.open_since(ctx.pool, call_sid) or now)).total_seconds()
     policy = ctx.flow.services[service].queue
     flow = ctx.flow.in_language(_lang(ctx, request))
     # The service's info and "connecting" play at the queue's first round (issue 15).
-    intro = queue_intro(flow, service) if request.query.get("intro") and since == now \
-        else ()
+    intro = queue_intro(flow, service) if request.query.get("intro") and first else ()
     # Past the maximum wait the count does not matter: no query for it.
     online = 1 if waited >= policy.max_wait_seconds \
         else await agents.online_count(ctx.pool, service)
@@ -53,7 +53,7 @@ async def wait(request: web.Request) -> web.Response:
         return respond(twiml.leave_queue(intro, flow.voice))
     # The dispatcher makes the offer; everyone else's instance looks when a caller is new.
     dispatcher = request.app[keys.DISPATCHER]
-    if since == now:
+    if first:
         await dispatcher.wake()
     else:
         dispatcher.kick()
