@@ -29,7 +29,7 @@ from ivr import acd
 from ivr.db.pool import connect_beside
 from ivr.simulator.clock import Wake
 from ivr.store import offers
-from ivr.sweep import SWEEP_EVERY, Swept, sweep
+from ivr.sweep import SWEEP_EVERY, Swept, reconcile, sweep
 
 log = logging.getLogger(__name__)
 CHANNEL = "ivr_offers"
@@ -156,6 +156,10 @@ class Dispatcher:
         now = self._deps.clock.now()
         if self._swept_at is not None and now - self._swept_at < SWEEP_EVERY:
             return
+        if self._swept_at is None:
+            reconciled = await reconcile(self._deps)
+            if reconciled:
+                log.warning("start-up: %d offers ended from Twilio's call status", reconciled)
         self._swept_at = now
         swept = await sweep(self._deps)
         if swept != Swept():

@@ -29,6 +29,28 @@ class Swept:
     gone: int = 0
 
 
+# Twilio's final statuses of a call, and what the agent becomes when an offer ends with one.
+FINAL_AGENT_STATUS = {"completed": "available", "canceled": "available",
+                      "no-answer": "offline", "busy": "offline", "failed": "offline"}
+
+
+async def reconcile(deps: acd.Offering) -> int:
+    """After a start (a crash may have lost final callbacks): ask Twilio how each live offer's
+    agent call ended and end those that did; how many were ended."""
+    ended = 0
+    for offer_id, agent_call_sid in await offers.live_placed(deps.pool):
+        status = await deps.dialer.call_status(agent_call_sid)
+        if status not in FINAL_AGENT_STATUS:
+            continue  # still ringing or talking, or Twilio could not tell
+        done = await offers.finish(
+            deps.pool, offer_id, deps.clock.now(), result=f"reconciled:{status}",
+            agent_status=FINAL_AGENT_STATUS[status],
+            note=None if FINAL_AGENT_STATUS[status] == "available"
+            else "offre manquée : pas de réponse")
+        ended += done is not None
+    return ended
+
+
 async def sweep(deps: acd.Offering) -> Swept:
     """Expire lost offers, free their agents, and end callers whose waitUrl stopped."""
     now = deps.clock.now()

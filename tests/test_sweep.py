@@ -4,9 +4,11 @@ PostgreSQL, with the dispatcher on the wall clock and the app's time moved by ha
 from __future__ import annotations
 
 import asyncio
+import socket
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+from aiohttp import web
 
 from ivr import acd
 from ivr.dialer import Dialer
@@ -146,3 +148,56 @@ async def test_offer_never_placed_gives_the_agent_back(
         await deps.dialer.close()
     listed = await agents.list_all(pool, clock.now())
     assert [(a.id, a.status) for a in listed] == [(agent_id, "available")]
+
+
+async def test_after_a_restart_offers_are_reconciled_from_twilio(
+        pool: asyncpg.Pool, settings: Settings) -> None:
+    """After kill -9 the agent legs' final callbacks were lost: at start-up the dispatcher
+    asks Twilio's call resource; ended calls free their agents, a live one is left alone."""
+    statuses = {"CA" + "1" * 32: "completed", "CA" + "2" * 32: "in-progress",
+                "CA" + "3" * 32: "no-answer"}
+
+    async def fetch(request: web.Request) -> web.Response:
+        sid = request.match_info["sid"]
+        return web.json_response({"sid": sid, "status": statuses[sid]})
+
+    app = web.Application()
+    app.router.add_get("/2010-04-01/Accounts/{account}/Calls/{sid}.json", fetch)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    twilio = settings.with_overrides(
+        twilio_api_base_url=f"http://127.0.0.1:{sock.getsockname()[1]}")
+    ids = {}
+    for i, sid in enumerate(statuses, start=1):
+        await _queued(pool, f"CAcaller{i}", START, START)
+        ids[sid] = await _agent(pool, f"Agent {i}", f"+3347700000{i}")
+        claim = await offers.claim(pool, START, timedelta(hours=1), timedelta(hours=1))
+        assert claim is not None
+        await offers.placed(pool, claim.offer_id, sid)
+        if i == 2:
+            assert await offers.answered(pool, claim.offer_id, START)
+    clock = HandClock(START + timedelta(minutes=1))
+    deps = _deps(pool, twilio, clock)
+    dispatcher = Dispatcher(deps, WallTimer(), 0.05)
+    try:
+        await dispatcher.start()
+        for _ in range(100):
+            if dispatcher.passes >= 1:
+                break
+            await asyncio.sleep(0.02)
+        await dispatcher.stop()
+    finally:
+        await deps.dialer.close()
+        await runner.cleanup()
+    listed = {a.id: a.status for a in await agents.list_all(pool, clock.now())}
+    assert listed[ids["CA" + "1" * 32]] == "available"
+    assert listed[ids["CA" + "2" * 32]] == "busy"
+    assert listed[ids["CA" + "3" * 32]] == "offline"
+    # (The freed agent is then offered the next caller: that REST call fails here.)
+    results = await pool.fetch("SELECT agent_call_sid, result FROM offers "
+                               "WHERE agent_call_sid IS NOT NULL ORDER BY id")
+    assert [r["result"] for r in results] == ["reconciled:completed", None,
+                                              "reconciled:no-answer"]

@@ -195,6 +195,14 @@ async def waiting_in(pool: asyncpg.Pool, service: str) -> int:
     return count
 
 
+async def live_placed(pool: asyncpg.Pool) -> list[tuple[int, str]]:
+    """Offers still ringing or answered whose agent call was placed: (id, agent CallSid)."""
+    rows = await pool.fetch(
+        """SELECT id, agent_call_sid FROM offers WHERE state IN ('ringing', 'answered')
+           AND agent_call_sid IS NOT NULL ORDER BY id""")
+    return [(r["id"], r["agent_call_sid"]) for r in rows]
+
+
 async def next_due(pool: asyncpg.Pool, now: datetime, stale_after: timedelta) -> datetime | None:
     """When an agent next becomes offerable by time alone (a wrap-up or an overdue offer)."""
     due: datetime | None = await pool.fetchval(
