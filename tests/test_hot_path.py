@@ -92,11 +92,13 @@ async def test_no_callback_blocks_the_loop(harness: Harness, slow_callbacks: _Sl
 
 
 async def test_pickup_before_the_first_wait_url_counts(harness: Harness) -> None:
-    """A pickup that overtakes the caller's first waitUrl is answered, dated by QueueTime."""
+    """A pickup that overtakes the caller's first waitUrl is answered, its wait counted from
+    the server's <Enqueue> answer (7 s later, as Twilio's QueueTime also says)."""
     twilio, sid = harness.twilio, "CA" + "7" * 32
     await twilio.post(twilio.url("/twilio/voice"), call_params(sid))
     await twilio.post(twilio.url("/twilio/gather?step=menu&failures=0&seq=0"),
                       call_params(sid, Digits="1"))
+    harness.clock.advance(7)
     status, _ = await twilio.post(twilio.url("/twilio/queue/pickup?offer=999"), call_params(
         sid, QueueTime="7", DequeingCallSid="CA" + "8" * 32))
     assert status == 200

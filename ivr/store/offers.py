@@ -109,7 +109,7 @@ async def claim(pool: asyncpg.Pool, now: datetime, stale_after: timedelta,
         waiting = await conn.fetch(
             """SELECT c.call_sid, c.service FROM calls c
                WHERE c.state = 'queued'
-               AND COALESCE(c.queue_seen_at, c.queued_at) >= $1 AND NOT EXISTS (
+               AND (c.queue_seen_at IS NULL OR c.queue_seen_at >= $1) AND NOT EXISTS (
                    SELECT 1 FROM offers o WHERE o.for_call_sid = c.call_sid
                    AND o.state IN ('ringing', 'answered') AND o.picked_call_sid IS NULL)
                ORDER BY c.queued_at, c.call_sid LIMIT 50""", now - gone_after)
