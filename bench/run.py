@@ -130,6 +130,7 @@ async def start_ivr(work: Path, database_url: str, rest_port: int, name: str) ->
            "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
            "TWILIO_API_BASE_URL": f"http://127.0.0.1:{rest_port}",
            "IVR_ADMIN_TOKEN": ADMIN_TOKEN, "IVR_HASH_KEY": "h" * 40,
+           "IVR_AGENT_CALLER_ID": "+33477000000",
            "IVR_DATA_DIR": str(work), "IVR_FLOW": str(bench_flow(work)),
            "IVR_WRAP_UP_SECONDS": "0"}
     log = work / f"{name}.log"

@@ -3,42 +3,76 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
-from aiohttp import web
+import asyncpg
 
-from ivr import keys, urls
+from ivr import urls
 from ivr.callbacks import placing
+from ivr.clock import Clock
+from ivr.dialer import Dialer
+from ivr.metrics import Metrics
+from ivr.settings import Settings
 from ivr.store import offers
 
 log = logging.getLogger(__name__)
 MAX_OFFERS_PER_PASS = 20
-# Twilio's no-answer callback normally ends an offer; this only catches a lost callback.
+# Twilio's no-answer callback normally ends an offer; this only catches a lost callback
+# (Twilio may ring up to 5 s past the REST `Timeout`, hence more than that).
 STALE_GRACE = timedelta(seconds=20)
 
 
-async def offer_waiting(app: web.Application) -> int:
+@dataclass(frozen=True)
+class Offering:
+    """What making offers needs, and nothing else of the app."""
+
+    pool: asyncpg.Pool
+    dialer: Dialer
+    settings: Settings
+    clock: Clock
+    metrics: Metrics
+
+    @property
+    def stale_after(self) -> timedelta:
+        """How long a ringing offer may go without its final callback."""
+        return timedelta(seconds=self.settings.offer_timeout_seconds) + STALE_GRACE
+
+    @property
+    def gone_after(self) -> timedelta:
+        """How long a queued caller's waitUrl may stop before they count as gone."""
+        return timedelta(seconds=self.settings.queue_gone_seconds)
+
+
+async def offer_waiting(deps: Offering) -> int:
     """Place as many offers as there are callers without one and free agents for them."""
-    settings, pool, dialer = app[keys.SETTINGS], app[keys.POOL], app[keys.DIALER]
-    metrics = app[keys.METRICS]
-    stale_after = timedelta(seconds=settings.offer_timeout_seconds) + STALE_GRACE
     placed = 0
     for _ in range(MAX_OFFERS_PER_PASS):
-        claim = await offers.claim(pool, app[keys.CLOCK].now(), stale_after)
+        claim = await offers.claim(deps.pool, deps.clock.now(), deps.stale_after,
+                                   deps.gone_after)
         if claim is None:
             break
-        try:
-            sid = await dialer.place_call(
-                to=claim.contact, answer_url=placing.agent_answer_url(settings, claim),
-                status_url=urls.agent_status_url(settings, claim.offer_id),
-                ring_seconds=settings.offer_timeout_seconds)
-        except Exception:
-            log.exception("placing offer %s failed", claim.offer_id)
-            metrics.offers.labels(claim.service, "error").inc()
-            await offers.finish(pool, claim.offer_id, app[keys.CLOCK].now(), result="error",
-                                agent_status="available")
+        if not await place(deps, claim):
             break
-        await offers.placed(pool, claim.offer_id, sid)
-        metrics.offers.labels(claim.service, "placed").inc()
         placed += 1
     return placed
+
+
+async def place(deps: Offering, claim: offers.Claim) -> bool:
+    """One claim becomes one REST call to the agent; False (offer ended) if Twilio refused."""
+    settings = deps.settings
+    try:
+        sid = await deps.dialer.place_call(
+            to=claim.contact, answer_url=placing.agent_answer_url(settings, claim),
+            status_url=urls.agent_status_url(settings, claim.offer_id),
+            fallback_url=urls.agent_fallback_url(settings, claim.offer_id),
+            ring_seconds=settings.offer_timeout_seconds)
+    except Exception:
+        log.exception("placing offer %s failed", claim.offer_id)
+        deps.metrics.offers.labels(claim.service, "error").inc()
+        await offers.finish(deps.pool, claim.offer_id, deps.clock.now(), result="error",
+                            agent_status="available")
+        return False
+    await offers.placed(deps.pool, claim.offer_id, sid)
+    deps.metrics.offers.labels(claim.service, "placed").inc()
+    return True

@@ -16,12 +16,12 @@ from ivr.crisis_cache import CrisisCache
 from ivr.db.pool import database
 from ivr.degraded import OUTAGE
 from ivr.dialer import Dialer
+from ivr.dispatch import Dispatcher, Timer, WallTimer
 from ivr.flow.loader import load_flow
 from ivr.flow.model import Flow
 from ivr.hold_music import CLIPS, clip_wav
 from ivr.live import LIVE, LiveGauges
 from ivr.metrics import Metrics
-from ivr.offer_pass import OfferPasses
 from ivr.pinned_clock import PinnedClock
 from ivr.replay import journal_context
 from ivr.retention_task import daily_purge
@@ -65,6 +65,22 @@ async def _dialer(app: web.Application) -> AsyncIterator[None]:
     await dialer.close()
 
 
+async def _dispatcher(app: web.Application) -> AsyncIterator[None]:
+    clock = app[keys.CLOCK]
+    deps = acd.Offering(app[keys.POOL], app[keys.DIALER], app[keys.SETTINGS], clock,
+                        app[keys.METRICS])
+    # A clock that can sleep (the simulator's virtual one) runs the dispatcher on its time.
+    base = clock.inner if isinstance(clock, PinnedClock) else clock
+    virtual = isinstance(base, Timer)
+    dispatcher = Dispatcher(deps, base if isinstance(base, Timer) else WallTimer(),
+                            None if virtual else app[keys.SETTINGS].dispatch_tick_seconds,
+                            hold=lambda: _replaying(app))
+    await dispatcher.start()
+    app[keys.DISPATCHER] = dispatcher
+    yield
+    await dispatcher.stop()
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | None = None,
                pool: asyncpg.Pool | None = None) -> web.Application:
     """Build the server; with `pool` given, the caller owns the database (tests do)."""
@@ -78,7 +94,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | N
     app[keys.FLOW] = flow or load_flow(settings.flow_path)
     app[keys.METRICS] = Metrics()
     app[keys.VALIDATOR] = RequestValidator(settings.twilio_auth_token)
-    app[keys.OFFER_PASSES] = OfferPasses(lambda: _offer_unless_replaying(app))
     if pool is None:
         app.cleanup_ctx.append(_database)
     else:
@@ -86,6 +101,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | N
     app.cleanup_ctx.append(_crisis_cache)
     app.cleanup_ctx.append(journal_context)
     app.cleanup_ctx.append(_dialer)
+    app.cleanup_ctx.append(_dispatcher)
     app.cleanup_ctx.append(daily_purge)
     app.cleanup_ctx.append(callback_ticker)
     app[LIVE] = LiveGauges(settings.live_gauges_seconds)
@@ -97,12 +113,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | N
     return app
 
 
-async def _offer_unless_replaying(app: web.Application) -> int:
+def _replaying(app: web.Application) -> bool:
     """No offers while the outage journal is replayed: callers who left may still look queued."""
     outage = app.get(OUTAGE)
-    if outage is not None and outage.journal.depth:
-        return 0
-    return await acd.offer_waiting(app)
+    return outage is not None and outage.journal.depth > 0
 
 
 def _webhook_routes(app: web.Application) -> list[str]:
@@ -125,8 +139,11 @@ def _routes(app: web.Application, ringback: bytes) -> None:
     r.add_post("/twilio/queue/done", queue.done, name="queue_done")
     r.add_post("/twilio/queue/pickup", queue.pickup, name="pickup")
     r.add_post("/twilio/agent/answer", agent.answer, name="agent_answer")
+    r.add_post("/twilio/agent/accept", agent.accept, name="agent_accept")
+    r.add_post("/twilio/agent/no-key", agent.no_key, name="agent_no_key")
     r.add_post("/twilio/agent/dial-done", agent.dial_done, name="agent_dial_done")
     r.add_post("/twilio/agent/status", agent.status, name="agent_status")
+    r.add_post("/twilio/agent/fallback", agent.fallback, name="agent_fallback")
     r.add_get("/audio/ringback.wav", ringback_audio, name="ringback")
     clips = [clip_wav(i) for i in range(CLIPS)]
 

@@ -23,7 +23,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter
 
 from ivr import keys, twiml, urls
-from ivr.fallback import fallback_twiml
+from ivr.fallback import fallback_twiml, is_agent_route
 from ivr.flow import engine
 from ivr.flow.engine import CallerInput, Position
 from ivr.flow.model import Prompt
@@ -42,7 +42,8 @@ OUTAGE_ERRORS = (TimeoutError, OSError, asyncpg.InterfaceError, asyncpg.Postgres
 # Webhooks whose writes the journal keeps. The agent's answer is not among them: without the
 # database it is not bridged (see `_agent_answer`), so replaying it would record a false pickup.
 JOURNALED = frozenset({"voice", "gather", "wait", "queue_done", "pickup", "status",
-                       "agent_status", "survey", "transfer"})
+                       "agent_status", "agent_no_key", "survey", "transfer",
+                       "callback_reached", "callback_dial_done"})
 AGENT_NOT_BRIDGED = ("Incident technique : cet appel ne peut pas vous être transmis pour le "
                      "moment. Au revoir.")
 
@@ -152,7 +153,7 @@ async def degraded_twiml(request: web.Request, route: str, now: datetime) -> str
         return _back_in_queue(request)
     if route in ("queue_done", "pickup", "status", "agent_status"):
         return twiml.empty()
-    if route in ("agent_answer", "agent_dial_done"):
+    if is_agent_route(route):
         # The standardist never hears the callers' apology (nor is sent to reception).
         return twiml.say_and_hang_up([Prompt(text=AGENT_NOT_BRIDGED)], flow.voice)
     return fallback_twiml(route, settings, flow)

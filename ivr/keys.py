@@ -9,9 +9,9 @@ from twilio.request_validator import RequestValidator
 from ivr.clock import Clock
 from ivr.crisis_cache import CrisisCache
 from ivr.dialer import Dialer
+from ivr.dispatch import Dispatcher
 from ivr.flow.model import Flow
 from ivr.metrics import Metrics
-from ivr.offer_pass import OfferPasses
 from ivr.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -22,4 +22,4 @@ VALIDATOR = web.AppKey("validator", RequestValidator)
 POOL = web.AppKey("pool", asyncpg.Pool)
 DIALER = web.AppKey("dialer", Dialer)
 CRISIS = web.AppKey("crisis", CrisisCache)
-OFFER_PASSES = web.AppKey("offer_passes", OfferPasses)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)

@@ -114,8 +114,8 @@ class Replayer:
                     self.tries = 0
                     self.journal.done_one(ok)
         log.warning("journal replayed: the database has every webhook of the outage")
-        if keys.OFFER_PASSES in self.app:
-            await self.app[keys.OFFER_PASSES].request()
+        if keys.DISPATCHER in self.app:
+            self.app[keys.DISPATCHER].kick()
         return True
 
     async def _post(self, session: aiohttp.ClientSession, entry: dict[str, str]) -> bool | None:

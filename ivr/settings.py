@@ -15,6 +15,8 @@ TWILIO_API_DEFAULT = "https://api.twilio.com"
 # Where `--dev` places agent calls: the REST stand-in that `ivr simulate --url` runs.
 DEV_TWILIO_API = "http://127.0.0.1:8089"
 DEV_SECRETS_FILE = "dev-secrets.json"
+# The number agents see under `--dev`, where calls go to the simulator's REST stand-in.
+DEV_AGENT_CALLER_ID = "+33477000000"
 _T = TypeVar("_T")
 
 
@@ -63,6 +65,10 @@ class Settings:
     db_deadline_seconds: float = 1.5
     journal_max_entries: int = 100_000
     shutdown_grace_seconds: float = 10.0
+    # The dispatcher's longest sleep between offer passes (a lost NOTIFY costs at most this).
+    dispatch_tick_seconds: float = 2.0
+    # A queued caller whose waitUrl has not come for this long is gone (lost callbacks).
+    queue_gone_seconds: float = 180.0
 
     def with_overrides(self, **changes: object) -> Settings:
         """Return a copy with some fields changed (tests and the simulator use it)."""
@@ -172,9 +178,13 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
         local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         env.setdefault("IVR_PUBLIC_URL", f"http://{local}:{port}")
         env.setdefault("TWILIO_API_BASE_URL", DEV_TWILIO_API)
+        env.setdefault("IVR_AGENT_CALLER_ID", DEV_AGENT_CALLER_ID)
     sid = _required(env, "TWILIO_ACCOUNT_SID", "the account SID, AC followed by 32 characters")
     public_url = _required(env, "IVR_PUBLIC_URL", "the https:// base URL Twilio calls")
     hash_key = _required(env, "IVR_HASH_KEY", "a secret of at least 32 characters")
+    # A made-up default would fail only at the first offer (Twilio error 21210).
+    caller_id = _required(env, "IVR_AGENT_CALLER_ID", "a Twilio number of the account, "
+                          "in E.164 such as +33477481234")
     if len(hash_key) < 32:
         raise SettingsError("IVR_HASH_KEY is too short: expected at least 32 characters")
     return Settings(
@@ -190,7 +200,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
                                   "AC followed by 32 characters"),
         twilio_api_base_url=_parse(env, "TWILIO_API_BASE_URL", TWILIO_API_DEFAULT, _http_url,
                                    "an http(s):// URL"),
-        agent_caller_id=_parse(env, "IVR_AGENT_CALLER_ID", "+33477000000", _e164,
+        agent_caller_id=_parse(env, "IVR_AGENT_CALLER_ID", caller_id, _e164,
                                "an E.164 number such as +33477481234"),
         reception_number=_parse(env, "IVR_RECEPTION_NUMBER", None, _e164,
                                 "an E.164 number such as +33477481234"),
@@ -230,6 +240,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, dev: bool = False) ->
                                    "a positive whole number"),
         shutdown_grace_seconds=_parse(env, "IVR_SHUTDOWN_GRACE_SECONDS", 10.0, _positive_float,
                                       "a positive number of seconds"),
+        dispatch_tick_seconds=_parse(env, "IVR_DISPATCH_TICK", 2.0, _positive_float,
+                                     "a positive number of seconds"),
+        queue_gone_seconds=_parse(env, "IVR_QUEUE_GONE_AFTER", 180.0, _positive_float,
+                                  "a positive number of seconds (longer than the hold music)"),
     )
 
 

@@ -94,6 +94,18 @@ def connect_agent(*, queue_name: str, pickup_url: str, dial_action_url: str) -> 
     return str(response)
 
 
+def ask_agent_key(prompts: Iterable[Prompt], voice: Voice, *, action_url: str,
+                  no_key_url: str, timeout: int) -> str:
+    """Ask the standardist for a key before bridging: a voicemail never presses one."""
+    response = VoiceResponse()
+    gather = response.gather(input="dtmf", num_digits=1, timeout=timeout, action=action_url,
+                             method="POST")
+    _speak(gather, prompts, voice)
+    # No key within `timeout`: Twilio goes on to the next verb.
+    response.redirect(no_key_url, method="POST")
+    return str(response)
+
+
 def dial_number(prompts: Iterable[Prompt], voice: Voice, number: str) -> str:
     """Prompts, then a direct call to a phone number (the last-resort route to reception)."""
     response = VoiceResponse()

@@ -44,6 +44,21 @@ def agent_answer_url(settings: Settings, offer_id: int) -> str:
     return _url(settings, "/twilio/agent/answer", {"offer": str(offer_id)})
 
 
+def agent_fallback_url(settings: Settings, offer_id: int) -> str:
+    """The agent leg's FallbackUrl: what Twilio requests when the answer URL fails."""
+    return _url(settings, "/twilio/agent/fallback", {"offer": str(offer_id)})
+
+
+def agent_accept_url(settings: Settings, offer_id: int) -> str:
+    """Where the standardist's key goes: the bridge to the caller."""
+    return _url(settings, "/twilio/agent/accept", {"offer": str(offer_id)})
+
+
+def agent_no_key_url(settings: Settings, offer_id: int) -> str:
+    """Where the agent leg goes when no key came: a voicemail, or nobody there."""
+    return _url(settings, "/twilio/agent/no-key", {"offer": str(offer_id)})
+
+
 def agent_dial_done_url(settings: Settings, offer_id: int) -> str:
     """The agent's <Dial> action, after the conversation."""
     return _url(settings, "/twilio/agent/dial-done", {"offer": str(offer_id)})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from aiohttp import web
 
 from ivr.db.embedded import EmbeddedPostgres
 from ivr.db.migrate import migrate_url
@@ -124,3 +126,28 @@ async def harness(settings: Settings, flow: Flow, db_url: str) -> AsyncIterator[
 
 
 pytest_plugins = ["tests.browser"]
+
+
+@pytest.fixture
+async def rest_calls(settings: Settings) -> AsyncIterator[tuple[Settings, list[dict[str, str]]]]:
+    """Twilio's Calls resource on loopback: records each call placed, answers 201."""
+    placed: list[dict[str, str]] = []
+
+    async def create(request: web.Request) -> web.Response:
+        form = await request.post()
+        placed.append({k: str(v) for k, v in form.items()})
+        return web.json_response({"sid": f"CA{len(placed):032d}", "status": "queued"},
+                                 status=201)
+
+    app = web.Application()
+    app.router.add_post("/2010-04-01/Accounts/{account}/Calls.json", create)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    try:
+        yield settings.with_overrides(
+            twilio_api_base_url=f"http://127.0.0.1:{sock.getsockname()[1]}"), placed
+    finally:
+        await runner.cleanup()

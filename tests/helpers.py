@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import datetime
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 from twilio.request_validator import RequestValidator
 
+from ivr.flow.model import Flow
+from ivr.flow.speaking import say_seconds
+from ivr.simulator.agent import KEY_AFTER_PROMPT
 from ivr.simulator.harness import Harness
 from ivr.simulator.script import CallerScript, CallResult, Input
+from ivr.views.agent import KEY_PROMPT
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN
 
 UNANSWERED_WORDS = "rappeler plus tard"
+
+
+def key_seconds(flow: Flow, service: str) -> float:
+    """How long a live standardist takes to take an offer once their phone answers."""
+    label = flow.services[service].label
+    return say_seconds(KEY_PROMPT.format(label=label)) + KEY_AFTER_PROMPT
 
 
 def call_params(call_sid: str = "CA" + "1" * 32, **extra: str) -> dict[str, str]:
@@ -55,3 +67,22 @@ def lived_outcome(result: CallResult, target_ring: int) -> str:
         # Hung up while waiting for a human, even between two queues during an overflow.
         return "abandoned"
     return "left_before_queue"
+
+
+async def until(check: list[dict[str, str]], count: int, seconds: float) -> None:
+    """Wait on the wall clock until `check` holds `count` items, at most `seconds`."""
+    for _ in range(int(seconds / 0.02)):
+        if len(check) >= count:
+            return
+        await asyncio.sleep(0.02)
+
+
+class HandClock:
+    """The app's time, moved by the test."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        """The current time."""
+        return self.at

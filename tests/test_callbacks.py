@@ -178,7 +178,7 @@ async def test_keyed_number_is_called_back(settings: Settings, flow: Flow, db_ur
         (result,) = await _calls(h, (0, CallerScript(IMMIGRATION, callback=True,
                                                      callback_number="0478123456")))
         h.clock.advance(20)
-        await acd.offer_waiting(h.app)
+        await acd.offer_waiting(h.app[keys.DISPATCHER].deps)
         await h.twilio.settle()
         row = await _row(h, result.call_sid)
     assert "+33611223344" not in h.twilio.phones
@@ -220,7 +220,7 @@ async def test_two_instances_place_each_callback_once(settings: Settings, flow: 
         await _pool(h).execute("UPDATE agents SET status = 'available', wrap_up_until = NULL")
         for _ in range(3):
             await asyncio.gather(*(tick(app) for app in h.apps),
-                                 *(acd.offer_waiting(app) for app in h.apps))
+                                 *(acd.offer_waiting(app[keys.DISPATCHER].deps) for app in h.apps))
         await h.twilio.settle()
         offers = await _pool(h).fetch(
             "SELECT for_call_sid, count(*) AS n FROM offers GROUP BY 1")
@@ -240,7 +240,7 @@ async def test_english_caller_hears_callback_in_english(settings: Settings, flow
         await _agent(h, "+33477000001", 110)
         (result,) = await _calls(h, (0, CallerScript(ENGLISH_IMMIGRATION, callback=True)))
         h.clock.advance(60)
-        await acd.offer_waiting(h.app)
+        await acd.offer_waiting(h.app[keys.DISPATCHER].deps)
         await h.twilio.settle()
         phone = h.twilio.phones["+33611223344"]
         row = await _row(h, result.call_sid)

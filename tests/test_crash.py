@@ -170,6 +170,7 @@ async def _run(crash: str, db_url: str, folder: Path, port: int, public: str) ->
                "IVR_PORT": str(port), "IVR_PUBLIC_URL": public, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
                "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_API_BASE_URL": rest_url,
                "IVR_ADMIN_TOKEN": ADMIN, "IVR_HASH_KEY": "h" * 32,
+               "IVR_AGENT_CALLER_ID": "+33477000000",
                "IVR_FLOW": str(_always_open_flow(folder)), "IVR_DATA_DIR": str(folder),
                "IVR_OFFER_TIMEOUT": str(OFFER_TIMEOUT), "IVR_WRAP_UP_SECONDS": "0"}
         external = EmbeddedPostgres(folder / "external") if crash == "external" else None

@@ -23,7 +23,7 @@ from ivr.flow.model import Flow
 from ivr.settings import Settings, SettingsError, load_settings
 from ivr.store import agents, offers
 from ivr.timeouts import runner_options
-from tests.helpers import call_params, signed_post
+from tests.helpers import HandClock, call_params, signed_post
 
 AUTH = {"Authorization": "Bearer admin-token-for-tests"}
 PUBLIC = "https://ivr.prefecture.example"
@@ -81,14 +81,16 @@ async def test_admin_reset_of_a_stuck_agent_answers_200(
 
 async def test_repeated_agent_answer_counts_once(
         aiohttp_client: MakeClient, settings: Settings, flow: Flow, pool: asyncpg.Pool) -> None:
-    """The same agent-answer webhook twice: both bridge, `ivr_offers_total` moves once."""
+    """The same agent's key (accept webhook) twice: both bridge, `ivr_offers_total` moves once."""
     _agent_id, offer_id = await _stuck_agent(pool)
     await pool.execute("UPDATE offers SET state = 'ringing' WHERE id = $1", offer_id)
-    app = create_app(settings.with_overrides(public_url=PUBLIC), flow=flow, pool=pool)
+    # The app's time is the offer's: its sweep must not see a days-old ringing offer.
+    app = create_app(settings.with_overrides(public_url=PUBLIC), flow=flow, pool=pool,
+                     clock=HandClock(NOW))
     client = await aiohttp_client(app)
-    path = f"/twilio/agent/answer?offer={offer_id}"
-    first = await signed_post(client, PUBLIC, path, call_params("CA" + "a" * 32))
-    second = await signed_post(client, PUBLIC, path, call_params("CA" + "a" * 32))
+    path = f"/twilio/agent/accept?offer={offer_id}"
+    first = await signed_post(client, PUBLIC, path, call_params("CA" + "a" * 32, Digits="1"))
+    second = await signed_post(client, PUBLIC, path, call_params("CA" + "a" * 32, Digits="1"))
     assert first == second
     assert "<Queue" in first[1]
     sample = app[keys.METRICS].registry.get_sample_value
@@ -244,7 +246,7 @@ def test_operations_settings_are_read_and_checked() -> None:
     """The new settings parse; a bad IVR_ADMIN_TOKENS is one line that never shows a token."""
     base = {"TWILIO_AUTH_TOKEN": "t", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
             "IVR_PUBLIC_URL": "https://ivr.example.org", "IVR_ADMIN_TOKEN": "admin",
-            "IVR_HASH_KEY": "h" * 32}
+            "IVR_HASH_KEY": "h" * 32, "IVR_AGENT_CALLER_ID": "+33477000000"}
     loaded = load_settings({**base, "IVR_ADMIN_TOKENS": "claire:" + "c" * 16 + ", paul:" + "p" * 16,
                             "IVR_METRICS_TOKEN": "m", "IVR_METRICS_PORT": "9464",
                             "IVR_LIVE_GAUGES_INTERVAL": "2.5", "IVR_HEADER_TIMEOUT": "3",

@@ -9,11 +9,13 @@ import pytest
 
 from ivr import keys
 from ivr.flow.model import Flow
+from ivr.rings import RingPolicy
 from ivr.settings import Settings
 from ivr.simulator.harness import Harness, running
 from ivr.simulator.script import AgentScript, CallerScript, CallResult, Press
 from ivr.store import agents
 from tests.conftest import OPEN, paris
+from tests.helpers import key_seconds
 
 # The menu and the immigration info take this long before the caller is queued.
 MENU = (Press("2"),)
@@ -46,12 +48,12 @@ async def _one(h: Harness, script: CallerScript) -> CallResult:
     return result
 
 
-@pytest.mark.parametrize(("answer_after", "wait", "ring", "met"), [
-    (12.0, 12.0, 3, True), (19.9, 19.9, 4, True), (20.0, 20.0, 5, False)])
+@pytest.mark.parametrize(("wait", "ring", "met"), [
+    (12.0, 3, True), (19.9, 4, True), (20.0, 5, False)])
 async def test_answered_wait_and_ring(settings: Settings, flow: Flow, db_url: str,
-                                      answer_after: float, wait: float, ring: int,
-                                      met: bool) -> None:
-    """The agent's phone rings for `answer_after` s once the caller is queued: wait and ring."""
+                                      wait: float, ring: int, met: bool) -> None:
+    """The agent's phone rings, then they press the key: `wait` s after the caller was queued."""
+    answer_after = wait - key_seconds(flow, "immigration")
     patient = settings.with_overrides(offer_timeout_seconds=30)
     async with running(patient, flow, db_url, paris(OPEN)) as harness:
         await _agent(harness, "Claire", "+33477000001", ["immigration"],
@@ -82,7 +84,8 @@ async def test_abandoned_at_twelve_seconds(harness: Harness) -> None:
 
 
 async def test_lost_offer_counts_in_the_wait(harness: Harness) -> None:
-    """The first agent lets it ring 15 s (then goes offline), the second answers after 3 s."""
+    """The first agent lets it ring 15 s (then goes offline), the second answers after 3 s
+    and presses the key: all of it counts in the wait."""
     first = await _agent(harness, "Ali", "+33477000001", ["immigration"], AgentScript("never"))
     harness.clock.advance(60)  # Ali has been idle longer, so he is offered first
     await _agent(harness, "Béa", "+33477000002", ["immigration"],
@@ -90,8 +93,9 @@ async def test_lost_offer_counts_in_the_wait(harness: Harness) -> None:
     result = await _one(harness, CallerScript(inputs=MENU, talk_seconds=20))
     row = await _row(harness, result.call_sid)
     assert row["outcome"] == "answered"
-    assert row["wait_seconds"] == pytest.approx(18.0, abs=0.01)
-    assert row["rings"] == 4
+    wait = 18.0 + key_seconds(harness.app[keys.FLOW], "immigration")
+    assert row["wait_seconds"] == pytest.approx(wait, abs=0.01)
+    assert row["rings"] == RingPolicy().ring_of(wait)
     assert result.answered_by == "+33477000002"
     ali = next(a for a in await agents.list_all(_pool(harness), harness.clock.now())
            if a.id == first)

@@ -12,7 +12,7 @@ from ivr.settings import DEV_TWILIO_API, SettingsError, load_settings
 
 GOOD = {"TWILIO_AUTH_TOKEN": "t" * 32, "TWILIO_ACCOUNT_SID": "AC" + "a" * 32,
         "IVR_PUBLIC_URL": "https://ivr.example.org", "IVR_ADMIN_TOKEN": "admin",
-        "IVR_HASH_KEY": "h" * 32}
+        "IVR_HASH_KEY": "h" * 32, "IVR_AGENT_CALLER_ID": "+33477481234"}
 
 
 def test_complete_settings_load() -> None:
@@ -29,6 +29,8 @@ def test_complete_settings_load() -> None:
     ("IVR_TARGET_RING", "0", "IVR_TARGET_RING='0' is invalid"),
     ("IVR_HASH_KEY", "short", "IVR_HASH_KEY is too short"),
     ("TWILIO_ACCOUNT_SID", "", "TWILIO_ACCOUNT_SID is not set"),
+    ("IVR_AGENT_CALLER_ID", "", "IVR_AGENT_CALLER_ID is not set"),
+    ("IVR_AGENT_CALLER_ID", "0477", "IVR_AGENT_CALLER_ID='0477' is invalid"),
 ])
 def test_bad_setting_names_the_variable(name: str, value: str, says: str) -> None:
     """Each bad value gives an error naming the variable and what is expected."""

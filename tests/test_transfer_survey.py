@@ -22,6 +22,7 @@ from ivr.simulator.script import AgentScript, CallerScript, CallResult, Press
 from ivr.store import agents, survey, transfers
 from tests.conftest import OPEN, paris
 from tests.console_helpers import csrf_of, make_agent
+from tests.helpers import key_seconds
 
 IMMIGRATION = (Press("2"),)
 ROAD_SAFETY = (Press("3"),)
@@ -71,8 +72,10 @@ async def _transfer(h: Harness, call_sid: str, body: object) -> tuple[int, dict[
 async def test_transfer_keeps_first_pickup_and_measures_second_wait(harness: Harness) -> None:
     """Picked up in ring 2, transferred after 10 s: ring 2 stays; the second wait is apart."""
     h = harness
+    # Claire's phone rings, then she presses the key: 8 s in all.
     await _agent(h, CLAIRE, ["immigration"],
-                 AgentScript(answer_after=8, talk_seconds=60, transfer_to="road_safety",
+                 AgentScript(answer_after=8 - key_seconds(h.app[keys.FLOW], "immigration"),
+                             talk_seconds=60, transfer_to="road_safety",
                              transfer_after=10))
     await _agent(h, PAUL, ["road_safety"], AgentScript(answer_after=6, talk_seconds=30))
     result = await _one(h, CallerScript(inputs=IMMIGRATION, talk_seconds=120))
@@ -131,7 +134,7 @@ async def test_transferred_caller_is_offered_before_later_arrivals(harness: Harn
             "ORDER BY queued_at")
         moved = await _pool(h).fetchval("SELECT call_sid FROM transfers")
         await agents.set_status(_pool(h), paul, "available", h.clock.now())
-        await acd.offer_waiting(h.app)
+        await acd.offer_waiting(h.app[keys.DISPATCHER].deps)
         offered = await _pool(h).fetchval(
             "SELECT for_call_sid FROM offers WHERE service = 'road_safety' ORDER BY id LIMIT 1")
         return [r["call_sid"] for r in waiting], moved, offered

@@ -18,10 +18,10 @@ log = logging.getLogger(__name__)
 
 
 async def tick(app: web.Application) -> bool:
-    """One look: True when callbacks were due and an offer pass ran."""
+    """One look: True when callbacks were due and the dispatcher was woken."""
     if await callbacks.due_count(app[keys.POOL], app[keys.CLOCK].now()) == 0:
         return False
-    await app[keys.OFFER_PASSES].request()
+    app[keys.DISPATCHER].kick()
     return True
 
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from ivr import acd, keys
+from ivr import keys
 from ivr.console.text import BREAK_PREFIX
 from ivr.store import accounts, agents, audit, console_live, crisis, transfers
 from ivr.views.transfer import TransferError, transfer_call
@@ -50,7 +50,7 @@ async def change_status(app: web.Application, by: accounts.Account, agent_id: in
     await audit.record(pool, at=now, actor=actor(by), surface="console", action="agent.status",
                        target=f"agent:{agent_id}", detail={"to": status, "note": note})
     if status == "available":
-        await acd.offer_waiting(app)
+        await app[keys.DISPATCHER].wake()
 
 
 def parse_until(raw: str, timezone: str) -> datetime | None:

@@ -11,6 +11,9 @@ from ivr.simulator.script import AgentScript
 from ivr.simulator.twiml_check import QUEUE_URL_VERBS, Verb
 from ivr.simulator.verbs import verb_seconds
 
+# How long after the press-a-key prompt a live standardist presses it.
+KEY_AFTER_PROMPT = 0.5
+
 if TYPE_CHECKING:
     from ivr.simulator.twilio import FakeTwilio
 
@@ -60,8 +63,15 @@ class AgentLeg:
         answered = self.t.clock.now()
         url = self.create["Url"]
         _, verbs = await self.t.post(url, self.params("in-progress"))
-        for verb in verbs:
-            if verb.name in ("Say", "Pause", "Play"):
+        while verbs:
+            verb = verbs.pop(0)
+            if verb.name == "Gather":
+                # The press-a-key prompt: a live standardist presses 1 once it has played.
+                await self.t.clock.sleep(sum(verb_seconds(v, 1.0) for v in verb.children)
+                                         + KEY_AFTER_PROMPT)
+                url = self.t.url(verb.attrs["action"], url)
+                _, verbs = await self.t.post(url, self.params("in-progress", Digits="1"))
+            elif verb.name in ("Say", "Pause", "Play"):
                 await self.t.clock.sleep(verb_seconds(verb, 1.0))
             elif verb.name == "Dial":
                 await self.dial(verb, url)

@@ -174,7 +174,7 @@ def _in_process_settings() -> dict[str, str]:
     return {**os.environ, "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
             "TWILIO_ACCOUNT_SID": "AC" + secrets.token_hex(16),
             "IVR_ADMIN_TOKEN": secrets.token_urlsafe(16), "IVR_HASH_KEY": secrets.token_hex(32),
-            "IVR_PUBLIC_URL": "http://127.0.0.1:8080"}
+            "IVR_PUBLIC_URL": "http://127.0.0.1:8080", "IVR_AGENT_CALLER_ID": "+33477000000"}
 
 
 async def _local(args: argparse.Namespace, script: CallerScript, agent: AgentScript,

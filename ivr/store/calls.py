@@ -61,25 +61,31 @@ async def close_as(pool: asyncpg.Pool, call_sid: str, outcome: str, now: datetim
     return Ended(row["service"], outcome) if row else None
 
 
-async def route_to(pool: asyncpg.Pool, call_sid: str, service: str) -> None:
-    """The menu sent the caller to a service: remember the request, before any queue."""
+async def route_to(pool: asyncpg.Pool, call_sid: str, service: str, now: datetime) -> None:
+    """The menu sent the caller to a service: the server answers <Enqueue>, so the caller
+    is queued (and their wait runs) from now, even if an agent's leg takes them before
+    their first waitUrl."""
     await pool.execute(
-        """UPDATE calls SET state = 'routed', service = $2,
-                  requested_service = COALESCE(requested_service, $2)
-           WHERE call_sid = $1 AND state = 'menu'""", call_sid, service)
-
-
-async def enter_queue(pool: asyncpg.Pool, call_sid: str, service: str,
-                      now: datetime) -> datetime | None:
-    """A waitUrl request: the caller is queued since their first one (kept through overflow)."""
-    since: datetime | None = await pool.fetchval(
         """UPDATE calls SET state = 'queued', service = $2,
                   requested_service = COALESCE(requested_service, $2),
                   queued_at = COALESCE(queued_at, $3)
-           WHERE call_sid = $1 AND state IN ('menu', 'routed', 'queued')
-           RETURNING queued_at""",
+           WHERE call_sid = $1 AND state IN ('menu', 'routed')""", call_sid, service, now)
+
+
+async def enter_queue(pool: asyncpg.Pool, call_sid: str, service: str,
+                      now: datetime) -> tuple[datetime | None, bool]:
+    """A waitUrl request: since when the caller is queued (kept through overflow), and
+    whether this is their first waitUrl."""
+    row = await pool.fetchrow(
+        """UPDATE calls c SET state = 'queued', service = $2,
+                  requested_service = COALESCE(c.requested_service, $2),
+                  queued_at = COALESCE(c.queued_at, $3), queue_seen_at = $3
+           FROM (SELECT call_sid, queue_seen_at FROM calls WHERE call_sid = $1
+                 FOR UPDATE) old
+           WHERE c.call_sid = old.call_sid AND c.state IN ('menu', 'routed', 'queued')
+           RETURNING c.queued_at, old.queue_seen_at IS NULL AS first""",
         call_sid, service, now)
-    return since
+    return (row["queued_at"], row["first"]) if row else (None, True)
 
 
 async def move_queue(pool: asyncpg.Pool, call_sid: str, service: str) -> None:

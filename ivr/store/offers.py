@@ -12,6 +12,9 @@ from asyncpg.pool import PoolConnectionProxy
 from ivr.store import callbacks
 
 OFFER_LOCK_KEY = 0x1F5_0FFE
+# Twilio requests the waitUrl every cycle (a few seconds of ringback, a hold-music file):
+# a caller not seen for this long is gone, whatever their callbacks said.
+GONE_AFTER = timedelta(minutes=3)
 OFFERABLE = "(status = 'available' OR (status = 'wrap_up' AND wrap_up_until <= $1))"
 
 
@@ -42,15 +45,50 @@ class OfferState:
 
 
 async def expire_stale(conn: Connection, now: datetime, after: timedelta) -> int:
-    """Ringing offers whose no-answer callback never came: the agent goes offline."""
+    """Ringing offers whose no-answer callback never came: the agent goes offline.
+
+    An offer whose call was never placed (the server died between the claim and the REST
+    call) was not the agent's miss: they go back to available.
+    """
     rows = await conn.fetch(
         """UPDATE offers SET state = 'expired', result = 'no-callback', ended_at = $1
-           WHERE state = 'ringing' AND created_at < $2 RETURNING agent_id""", now, now - after)
+           WHERE state = 'ringing' AND created_at < $2
+           RETURNING agent_id, agent_call_sid IS NOT NULL AS placed""", now, now - after)
     for row in rows:
         await conn.execute(
-            """UPDATE agents SET status = 'offline', note = 'pas de réponse (délai dépassé)',
+            """UPDATE agents SET status = CASE WHEN $3 THEN 'offline' ELSE 'available' END,
+                      note = CASE WHEN $3 THEN 'pas de réponse (délai dépassé)' END,
+                      idle_since = CASE WHEN $3 THEN idle_since ELSE $1 END,
+                      updated_at = $1 WHERE id = $2 AND status = 'busy'""",
+            now, row["agent_id"], row["placed"])
+    return len(rows)
+
+
+async def end_orphaned(conn: Connection, now: datetime, after: timedelta) -> int:
+    """Answered offers whose final callback never came, `after` past the conversation's end
+    (the caller's call ended) or past an answer that bridged nobody: the agent is freed."""
+    rows = await conn.fetch(
+        """UPDATE offers o SET state = 'completed', result = 'no-callback', ended_at = $1
+           WHERE o.state = 'answered' AND (
+               (o.picked_call_sid IS NULL AND o.answered_at < $2)
+               OR EXISTS (SELECT 1 FROM calls c WHERE c.call_sid = o.picked_call_sid
+                          AND c.state = 'ended' AND c.ended_at < $2))
+           RETURNING agent_id""", now, now - after)
+    for row in rows:
+        await conn.execute(
+            """UPDATE agents SET status = 'available', note = NULL, idle_since = $1,
                       updated_at = $1 WHERE id = $2 AND status = 'busy'""", now, row["agent_id"])
     return len(rows)
+
+
+async def gone_callers(conn: Connection, now: datetime,
+                       after: timedelta) -> list[tuple[str, datetime]]:
+    """Queued callers whose waitUrl stopped coming `after` ago, with when it last came."""
+    rows = await conn.fetch(
+        """SELECT call_sid, COALESCE(queue_seen_at, queued_at) AS seen FROM calls
+           WHERE state = 'queued' AND COALESCE(queue_seen_at, queued_at) < $1
+           ORDER BY 2 LIMIT 200 FOR UPDATE SKIP LOCKED""", now - after)
+    return [(r["call_sid"], r["seen"]) for r in rows]
 
 
 async def end_for_agent(conn: Connection, agent_id: int, now: datetime) -> int:
@@ -64,17 +102,22 @@ async def end_for_agent(conn: Connection, agent_id: int, now: datetime) -> int:
     return len(rows)
 
 
-async def claim(pool: asyncpg.Pool, now: datetime, stale_after: timedelta) -> Claim | None:
-    """Reserve the longest-idle free agent for the oldest waiting caller they can serve."""
+async def claim(pool: asyncpg.Pool, now: datetime, stale_after: timedelta,
+                gone_after: timedelta = GONE_AFTER) -> Claim | None:
+    """Reserve the longest-idle free agent for the oldest waiting caller they can serve.
+
+    A caller whose waitUrl stopped coming `gone_after` ago is gone: never offered.
+    """
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", OFFER_LOCK_KEY)
         await expire_stale(conn, now, stale_after)
         waiting = await conn.fetch(
             """SELECT c.call_sid, c.service, c.queued_at FROM calls c
-               WHERE c.state = 'queued' AND NOT EXISTS (
+               WHERE c.state = 'queued'
+               AND (c.queue_seen_at IS NULL OR c.queue_seen_at >= $1) AND NOT EXISTS (
                    SELECT 1 FROM offers o WHERE o.for_call_sid = c.call_sid
                    AND o.state IN ('ringing', 'answered') AND o.picked_call_sid IS NULL)
-               ORDER BY c.queued_at, c.call_sid LIMIT 50""")
+               ORDER BY c.queued_at, c.call_sid LIMIT 50""", now - gone_after)
         for caller in await _with_callbacks(conn, waiting, now):
             agent = await conn.fetchrow(
                 f"""SELECT id, contact FROM agents a
@@ -167,3 +210,21 @@ async def waiting_in(pool: asyncpg.Pool, service: str) -> int:
     count: int = await pool.fetchval(
         "SELECT count(*) FROM calls WHERE state = 'queued' AND service = $1", service)
     return count
+
+
+async def live_placed(pool: asyncpg.Pool) -> list[tuple[int, str]]:
+    """Offers still ringing or answered whose agent call was placed: (id, agent CallSid)."""
+    rows = await pool.fetch(
+        """SELECT id, agent_call_sid FROM offers WHERE state IN ('ringing', 'answered')
+           AND agent_call_sid IS NOT NULL ORDER BY id""")
+    return [(r["id"], r["agent_call_sid"]) for r in rows]
+
+
+async def next_due(pool: asyncpg.Pool, now: datetime, stale_after: timedelta) -> datetime | None:
+    """When an agent next becomes offerable by time alone (a wrap-up or an overdue offer)."""
+    due: datetime | None = await pool.fetchval(
+        """SELECT least((SELECT min(wrap_up_until) FROM agents WHERE status = 'wrap_up'
+                         AND removed_at IS NULL AND wrap_up_until > $1),
+                        (SELECT min(created_at) + $2::interval FROM offers
+                         WHERE state = 'ringing'))""", now, stale_after)
+    return due

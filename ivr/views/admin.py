@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from ivr import acd, keys
+from ivr import keys
 from ivr.security import DATABASE_ERRORS
 from ivr.store import agents, audit, crisis
 from ivr.views import transfer
@@ -194,10 +194,7 @@ async def set_agent_status(request: web.Request) -> web.Response:
     if agent is None:
         return _error(404, "no such agent")
     if agent.status == "available":
-        try:
-            await acd.offer_waiting(request.app)
-        except Exception:  # the change is saved; offering is retried on the next event
-            log.exception("offering waiting calls after agent %s became available", agent_id)
+        await request.app[keys.DISPATCHER].wake()
     return web.json_response(agent.as_json())
 
 

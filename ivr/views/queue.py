@@ -7,7 +7,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from ivr import keys, outcomes, twiml, urls
+from ivr import keys, outcomes, queue_policy, twiml, urls
 from ivr.flow.engine import queue_intro
 from ivr.flow.model import Flow, Prompt
 from ivr.hold_music import clip_for
@@ -35,23 +35,31 @@ async def wait(request: web.Request) -> web.Response:
     if not call_sid or service is None:
         return respond(twiml.leave_queue())
     now = ctx.clock.now()
-    since = await calls.enter_queue(ctx.pool, call_sid, service, now) or now
+    entered, first = await calls.enter_queue(ctx.pool, call_sid, service, now)
+    since = entered or now
     waited = (now - since).total_seconds()
     if request.query.get("transfer"):  # a transferred caller's wait limit runs from the transfer
         waited = (now - (await transfers.open_since(ctx.pool, call_sid) or now)).total_seconds()
     policy = ctx.flow.services[service].queue
     flow = ctx.flow.in_language(_lang(ctx, request))
     # The service's info and "connecting" play at the queue's first round (issue 15).
-    intro = queue_intro(flow, service) if request.query.get("intro") and since == now \
-        else ()
-    if waited >= policy.max_wait_seconds:
-        await calls.overflow(ctx.pool, call_sid, "max_wait")
+    intro = queue_intro(flow, service) if request.query.get("intro") and first else ()
+    # Past the maximum wait the count does not matter: no query for it.
+    online = 1 if waited >= policy.max_wait_seconds \
+        else await agents.online_count(ctx.pool, service)
+    step = queue_policy.on_wait(policy, waited, online)
+    if isinstance(step, queue_policy.Leave):
+        await calls.overflow(ctx.pool, call_sid, step.reason)
         return respond(twiml.leave_queue(intro, flow.voice))
-    if await agents.online_count(ctx.pool, service) == 0:
-        await calls.overflow(ctx.pool, call_sid, "no_agent")
-        return respond(twiml.leave_queue(intro, flow.voice))
-    await request.app[keys.OFFER_PASSES].request()
-    announcement = await _announcement(ctx, call_sid, service, since, now, flow)
+    # The dispatcher makes the offer; everyone else's instance looks when a caller is new.
+    dispatcher = request.app[keys.DISPATCHER]
+    if first:
+        await dispatcher.wake()
+    else:
+        dispatcher.kick()
+    announcement = None if step.announce_slot is None else await _announcement(
+        ctx, call_sid, service, since, now, flow, step.announce_slot,
+        number(data, "QueuePosition"))
     # Without a music_url, the app's short clips in turn: the waitUrl comes back every 12 s.
     music = policy.music_url or urls.hold_music_url(ctx.settings, clip_for(waited))
     # Issue 16: past the service's threshold, the round sits in a <Gather> offering a callback.
@@ -68,17 +76,15 @@ async def wait(request: web.Request) -> web.Response:
 
 
 async def _announcement(ctx: Context, call_sid: str, service: str, since: datetime,
-                        now: datetime, flow: Flow) -> Prompt | None:
-    """Position and estimated wait: not before the first minute, not more often than set."""
-    policy = ctx.flow.services[service].queue
-    waited = (now - since).total_seconds()
-    if policy.waiting != "music" or waited < policy.announce_after_seconds:
-        return None
-    slot = int((waited - policy.announce_after_seconds) // policy.announce_every_seconds)
+                        now: datetime, flow: Flow, slot: int,
+                        twilio_position: float | None) -> Prompt | None:
+    """Position and estimated wait, once per announcement slot the policy made due."""
     if not await calls.record_event(ctx.pool, call_sid, f"announce:{service}:{slot}",
                                     "announcement", now):
         return None
-    position = max(await calls.queue_position(ctx.pool, service, since), 1)
+    counted = 0 if twilio_position is not None \
+        else await calls.queue_position(ctx.pool, service, since)
+    position = queue_policy.announced_position(twilio_position, counted)
     average = await calls.recent_average_wait(ctx.pool, service, now) or 60.0
     minutes = max(1, math.ceil(average * position / 60))
     return flow.prompt("wait_position", position=position, wait=flow.minutes(minutes))
@@ -116,20 +122,27 @@ async def done(request: web.Request) -> web.Response:
         return respond(twiml.empty())
     await calls.record_event(ctx.pool, call_sid, f"queue_done:{service}:{result}", "queue_done",
                              now, {"result": result, "queue_time": field(data, "QueueTime")})
-    if result == "bridged":
+    end = queue_policy.queue_end(result)
+    if end == "bridged":
         return respond(await survey.after_bridge(ctx, data, call_sid, service,
                                                  _lang(ctx, request)) or twiml.empty())
-    if result == "hangup":
+    if end in ("in_progress", "moved"):
+        # Being bridged, or taken out by our own redirect (a transfer): the call goes on
+        # elsewhere, and this answer's TwiML is not played.
+        return respond(twiml.empty())
+    if end == "abandoned":
         await transfer.second_wait_ends(ctx, call_sid, now, "abandoned")
         outcomes.count(ctx.metrics, await calls.hang_up(ctx.pool, call_sid, now, ctx.rings))
         return respond(twiml.empty())
     if result == "leave" and (confirming := await callback.after_leave(ctx, call_sid)):
         return respond(confirming)  # the caller left the queue to be called back (issue 16)
-    # leave (our overflow), or a Twilio error on the queue: move on to the next queue.
-    target = ctx.flow.services[service].queue.overflow_to
+    # leave (our overflow), a full queue, or a Twilio error on the queue: the next queue.
+    policy = ctx.flow.services[service].queue
+    target = queue_policy.overflow_target(policy, await agents.online_count(
+        ctx.pool, policy.overflow_to) if policy.overflow_to is not None else 0)
     lang = _lang(ctx, request)
     flow = ctx.flow.in_language(lang)
-    if target is not None and await agents.online_count(ctx.pool, target) > 0:
+    if target is not None:
         await calls.move_queue(ctx.pool, call_sid, target)
         return respond(twiml.enqueue(
             [flow.prompt("overflow")], flow.voice,

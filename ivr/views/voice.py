@@ -55,7 +55,7 @@ async def gather(request: web.Request) -> web.Response:
         elif position.step == "answer" and decision.event not in ("repeat", "goodbye"):
             await self_service.resume(ctx.pool, call_sid)
         if isinstance(decision.action, Route):
-            await calls.route_to(ctx.pool, call_sid, decision.action.service)
+            await calls.route_to(ctx.pool, call_sid, decision.action.service, now)
     return respond(render(decision.action, ctx.flow, ctx.settings))
 
 
