@@ -79,6 +79,14 @@ class CrisisCache:
             except (OSError, asyncpg.InterfaceError, TimeoutError):
                 conn.terminate()
 
+    def invalidate(self) -> None:
+        """Drop the held state: this instance has just switched the announcement itself.
+
+        The NOTIFY reaches this instance's listener too, but a moment later; a switch made
+        here is read back at once, whatever that delay.
+        """
+        self._changed()
+
     def _changed(self, *_: Any) -> None:
         self._generation += 1
         self._state = None

@@ -24,7 +24,8 @@ async def _loop(pool: asyncpg.Pool, app: web.Application, days: int) -> None:
             if purged is not None:
                 log.info("retention: deleted %d calls older than %d days (%d events, %d offers)",
                          purged.calls, days, purged.events, purged.offers)
-        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
+                asyncpg.exceptions.InternalClientError) as exc:
             # The database may be away (or its pool closed); the next wake-up tries again.
             log.warning("retention: purge skipped: %s", exc)
         await asyncio.sleep(WAKE_SECONDS)

@@ -327,7 +327,8 @@ def test_callback_key_setting() -> None:
     from ivr.settings import SettingsError, load_settings
 
     env = {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "IVR_PUBLIC_URL": "https://ivr.example",
-           "IVR_HASH_KEY": "h" * 32, "TWILIO_AUTH_TOKEN": "t", "IVR_ADMIN_TOKEN": "a"}
+           "IVR_HASH_KEY": "h" * 32, "TWILIO_AUTH_TOKEN": "t", "IVR_ADMIN_TOKEN": "a",
+           "IVR_AGENT_CALLER_ID": "+33477481234"}
     assert load_settings(env).callback_key is None
     assert load_settings({**env, "IVR_CALLBACK_KEY": KEY}).callback_key == KEY
     with pytest.raises(SettingsError, match="IVR_CALLBACK_KEY"):

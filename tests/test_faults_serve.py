@@ -194,6 +194,7 @@ async def _play(kind: str, folder: Path) -> Run:
                "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
                "TWILIO_API_BASE_URL": f"http://127.0.0.1:{rest_port}",
                "IVR_ADMIN_TOKEN": ADMIN, "IVR_HASH_KEY": "h" * 32,
+               "IVR_AGENT_CALLER_ID": "+33477000000",
                "IVR_FLOW": str(_always_open_flow(folder)), "IVR_DATA_DIR": str(folder),
                "DATABASE_URL": database, "IVR_OFFER_TIMEOUT": "10",
                "IVR_WRAP_UP_SECONDS": "0", "IVR_RING_CYCLE_SECONDS": str(RING_CYCLE)}
@@ -321,7 +322,8 @@ async def test_sigterm_answers_in_flight_flushes_the_journal_and_exits_within_gr
                "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "IVR_ADMIN_TOKEN": ADMIN,
                "IVR_HASH_KEY": "h" * 32, "IVR_FLOW": str(_always_open_flow(folder)),
                "IVR_DATA_DIR": str(folder), "DATABASE_URL": database,
-               "IVR_SHUTDOWN_GRACE_SECONDS": str(grace)}
+               "IVR_SHUTDOWN_GRACE_SECONDS": str(grace),
+               "IVR_AGENT_CALLER_ID": "+33477000000"}
         server = Server(env, folder / "serve.log")
         try:
             await server.start()

@@ -144,9 +144,12 @@ async def _simulate(h: Harness, planned: list[Planned]) -> list[CallResult]:
         await h.clock.sleep((on - h.clock.now()).total_seconds())
         await crisis.switch(pool, active=True, message=f"Vigilance orange : {CRISIS_WORDS}.",
                             until=None, now=h.clock.now(), by="test")
+        # As the admin API does: virtual time may reach the next caller before the NOTIFY.
+        h.app[keys.CRISIS].invalidate()
         await h.clock.sleep(3600)
         await crisis.switch(pool, active=False, message=None, until=None, now=h.clock.now(),
                             by="test")
+        h.app[keys.CRISIS].invalidate()
 
     offsets = [(paris(p.local.isoformat()) - start).total_seconds() for p in planned]
     results, _, _ = await asyncio.wait_for(asyncio.gather(

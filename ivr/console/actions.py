@@ -77,6 +77,8 @@ async def switch_crisis(app: web.Application, by: accounts.Account, on: bool, me
         raise Refused("until_past")
     await crisis.switch(app[keys.POOL], active=on, message=message if on else None, until=until,
                         now=now, by=actor(by))
+    if keys.CRISIS in app:
+        app[keys.CRISIS].invalidate()
     await audit.record(app[keys.POOL], at=now, actor=actor(by), surface="console",
                        action="crisis.on" if on else "crisis.off", target="crisis",
                        detail={"message": message if on else None, "until": until})

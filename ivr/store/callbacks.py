@@ -10,6 +10,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from ivr.rings import RingPolicy
 from ivr.store.calls import Ended
+from ivr.store.locks import OFFER_LOCK_KEY
 
 Connection = asyncpg.Connection | PoolConnectionProxy
 # Tries to reach the caller before the callback is recorded as failed.
@@ -53,12 +54,18 @@ async def request(pool: asyncpg.Pool, call_sid: str, service: str, language: str
                   number_enc: bytes, now: datetime) -> Callback | None:
     """The queued caller pressed 1: their call leaves the queue but keeps its queue entry.
 
-    A repeated request of the same call returns the callback already made.
+    A repeated request of the same call returns the callback already made. A caller for
+    whom a standardist is being rung stays in the queue (None): they are about to be served,
+    and leaving would hand that standardist the next caller in their place.
     """
     async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", OFFER_LOCK_KEY)
         queued_at = await conn.fetchval(
             """UPDATE calls SET state = 'callback' WHERE call_sid = $1 AND state = 'queued'
-               AND queued_at IS NOT NULL RETURNING queued_at""", call_sid)
+               AND queued_at IS NOT NULL AND NOT EXISTS (
+                   SELECT 1 FROM offers o WHERE o.for_call_sid = $1
+                   AND o.state IN ('ringing', 'answered') AND o.picked_call_sid IS NULL)
+               RETURNING queued_at""", call_sid)
         if queued_at is not None:
             await conn.execute(
                 """INSERT INTO callbacks (call_sid, service, language, queued_at, number_enc,

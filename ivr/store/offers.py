@@ -10,8 +10,8 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from ivr.store import callbacks
+from ivr.store.locks import OFFER_LOCK_KEY
 
-OFFER_LOCK_KEY = 0x1F5_0FFE
 # Twilio requests the waitUrl every cycle (a few seconds of ringback, a hold-music file):
 # a caller not seen for this long is gone, whatever their callbacks said.
 GONE_AFTER = timedelta(minutes=3)

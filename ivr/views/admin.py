@@ -140,6 +140,8 @@ async def set_crisis(request: web.Request) -> web.Response:
                             by=actor)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+    if keys.CRISIS in request.app:
+        request.app[keys.CRISIS].invalidate()
     await audit.record(pool, at=now, actor=actor, surface="admin_api",
                        action="crisis.on" if active else "crisis.off", target="crisis",
                        detail={"message": message, "until": until})
