@@ -92,7 +92,11 @@ class AgentLeg:
         member: Member | None = None
         if queue:
             member = queue.popleft()
+            member.dequeued = True
             leg = member.leg
+            # What the caller heard up to the dequeue, before the <Queue url> round trip.
+            wait = leg.elapsed() - (leg.first_queued or member.entered)
+            rings = leg.rings_at_pickup(wait)
             if "url" in noun.attrs:
                 target = self.t.url(noun.attrs["url"], url)
                 queue_time = str(int(leg.elapsed() - member.entered))
@@ -100,10 +104,9 @@ class AgentLeg:
                     QueueSid=self.t.queue_sids[noun.text], QueueTime=queue_time,
                     DequeingCallSid=self.sid), QUEUE_URL_VERBS)
                 leg.result.webhooks.append((target.removeprefix(self.t.base_url), 200))
-            wait = leg.elapsed() - (leg.first_queued or member.entered)
             if leg.result.answered_by is None:  # the first pickup is the one the rings count
                 leg.result.queue_wait = wait
-                leg.result.rings = self.t.rings.ring_of(wait)
+                leg.result.rings = rings
                 leg.result.answered_by = self.create.get("To")
             else:
                 # The second wait runs from the transfer, its announcement included.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import secrets
 from urllib.parse import urljoin
 
@@ -9,6 +10,7 @@ import aiohttp
 from twilio.request_validator import RequestValidator
 
 from ivr.ringback import wav_seconds
+from ivr.simulator.clock import SimClock
 from ivr.simulator.twiml_check import Verb, parse
 
 API_VERSION = "2010-04-01"
@@ -19,11 +21,31 @@ def new_sid(prefix: str) -> str:
     return prefix + secrets.token_hex(16)
 
 
+class Latency:
+    """Virtual network time of one HTTP round trip: fixed, or drawn between bounds (seeded).
+
+    Half of it passes before the server sees the request, half before Twilio has the answer.
+    """
+
+    def __init__(self, low: float = 0.0, high: float | None = None, *, seed: int = 9) -> None:
+        self.low = low
+        self.high = low if high is None else high
+        self._random = random.Random(seed)
+
+    def draw(self) -> float:
+        """The seconds one round trip takes."""
+        if self.high <= self.low:
+            return self.low
+        return self._random.uniform(self.low, self.high)
+
+
 class WebhookClient:
     """Sends requests to the server as Twilio does: signed, form-encoded, relative URLs resolved."""
 
     def __init__(self, *, base_url: str, auth_token: str, session: aiohttp.ClientSession,
-                 music_seconds: float) -> None:
+                 music_seconds: float, clock: SimClock, latency: Latency | None = None) -> None:
+        self.clock = clock
+        self.latency = latency or Latency()
         self.base_url = base_url.rstrip("/")
         self.validator = RequestValidator(auth_token)
         self.auth_token = auth_token
@@ -43,9 +65,15 @@ class WebhookClient:
     async def _send(self, url: str, params: dict[str, str]) -> tuple[int, str, bytes]:
         """POST `params` signed as Twilio signs; return status, Content-Type and body."""
         headers = {"X-Twilio-Signature": self.sign(url, params)}
+        trip = self.latency.draw()
+        if trip > 0:
+            await self.clock.sleep(trip / 2)
         async with self.session.post(url, data=params, headers=headers) as response:
-            return (response.status, response.headers.get("Content-Type", ""),
-                    await response.read())
+            answer = (response.status, response.headers.get("Content-Type", ""),
+                      await response.read())
+        if trip > 0:
+            await self.clock.sleep(trip / 2)
+        return answer
 
     async def post(self, url: str, params: dict[str, str],
                    allowed: set[str] | None = None) -> tuple[int, list[Verb]]:

@@ -29,6 +29,8 @@ class Member:
     # A REST redirect (transfer) ends the conversation on both legs at once.
     caller_cut: Wake = field(default_factory=Wake)
     agent_cut: Wake = field(default_factory=Wake)
+    # Taken off the queue by an agent's <Dial><Queue>: the hold stops at once, as on Twilio.
+    dequeued: bool = False
 
 
 class Queues:

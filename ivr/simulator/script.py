@@ -100,6 +100,10 @@ class CallResult:
     second_wait: float | None = None
     # Who ended the conversation: "agent" (then the caller may hear the survey) or "caller".
     hung_up_first: str | None = None
+    # Ringback cycles the caller heard begin in their first wait (what a listener counts),
+    # and what the wait played: "ringback", or "music" (then a ring is a slice of the wait).
+    rings_heard: int = 0
+    hold: str | None = None
 
     @property
     def heard_text(self) -> str:

@@ -15,11 +15,11 @@ from ivr.rings import RingPolicy
 from ivr.simulator.agent import AgentLeg
 from ivr.simulator.caller import AskInput, CallerLeg, HungUp
 from ivr.simulator.clock import SimClock
-from ivr.simulator.http import WebhookClient, new_sid
+from ivr.simulator.http import Latency, WebhookClient, new_sid
 from ivr.simulator.queues import Member, Queues
 from ivr.simulator.script import AgentScript, CallerScript, CallResult
 
-__all__ = ["AskInput", "FakeTwilio", "HungUp", "Member"]
+__all__ = ["AskInput", "FakeTwilio", "HungUp", "Latency", "Member"]
 
 
 class FakeTwilio(WebhookClient):
@@ -28,11 +28,10 @@ class FakeTwilio(WebhookClient):
     def __init__(self, *, base_url: str, auth_token: str, account_sid: str, clock: SimClock,
                  session: aiohttp.ClientSession, rings: RingPolicy | None = None,
                  status_callback: str | None = "/twilio/status",
-                 music_seconds: float = 30.0) -> None:
+                 music_seconds: float = 30.0, latency: Latency | None = None) -> None:
         super().__init__(base_url=base_url, auth_token=auth_token, session=session,
-                         music_seconds=music_seconds)
+                         music_seconds=music_seconds, clock=clock, latency=latency)
         self.account_sid = account_sid
-        self.clock = clock
         self.rings = rings or RingPolicy()
         self.status_callback = status_callback
         self._queues = Queues()

@@ -11,7 +11,7 @@ from ivr import keys, outcomes, twiml, urls
 from ivr.flow.engine import queue_intro
 from ivr.flow.model import Flow, Prompt
 from ivr.hold_music import clip_for
-from ivr.store import agents, calls, offers, transfers
+from ivr.store import agents, calls, offers, ringbacks, transfers
 from ivr.views import survey, transfer
 from ivr.views.context import Context, context, field, form, number, respond
 
@@ -54,6 +54,7 @@ async def wait(request: web.Request) -> web.Response:
     announcement = await _announcement(ctx, call_sid, service, since, now, flow)
     # Without a music_url, the app's short clips in turn: the waitUrl comes back every 12 s.
     music = policy.music_url or urls.hold_music_url(ctx.settings, clip_for(waited))
+    await ringbacks.played(ctx.pool, call_sid, now, policy.waiting, intro)
     return respond(twiml.wait_music(flow.voice, music_url=music
                                     if policy.waiting == "music" else None,
                                     ringback_url=urls.ringback_url(ctx.settings),
