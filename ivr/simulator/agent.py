@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ivr.simulator.clock import Wake
 from ivr.simulator.http import API_VERSION
 from ivr.simulator.queues import Member
 from ivr.simulator.script import AgentScript
@@ -84,10 +85,12 @@ class AgentLeg:
             return
         noun = nouns[0]
         queue = self.t.queue(noun.text)
-        waited, limit = 0.0, float(verb.attrs.get("timeout", "30"))
-        while not queue and waited < limit:
-            await self.t.clock.sleep(1.0)
-            waited += 1.0
+        if not queue:  # the agent waits on the queue; a caller who joins is bridged at once
+            wake = Wake()
+            self.t.queue_waiters.setdefault(noun.text, []).append(wake)
+            await self.t.clock.sleep(float(verb.attrs.get("timeout", "30")), wake)
+            if wake in self.t.queue_waiters.get(noun.text, []):
+                self.t.queue_waiters[noun.text].remove(wake)
         dial_status, talk = "no-answer", 0.0
         member: Member | None = None
         if queue:

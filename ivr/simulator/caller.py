@@ -267,9 +267,11 @@ class CallerLeg:
         if self.first_queued is None:
             self.first_queued = member.entered  # the wait runs on through an overflow
             self.result.queued_after = member.entered
-        queue.append(member)
+        agent_waiting = self.t.join(name, member)
         self.result.queues.append(name)
         self.note(f"en file d'attente {name}")
+        if agent_waiting:
+            await self.t.clock.sleep(0.0)  # let the waiting agent's <Dial> take the caller first
         wait_url = self.t.url(verb.attrs["waitUrl"], url) if "waitUrl" in verb.attrs else None
         result = "bridged"
         try:
@@ -305,6 +307,9 @@ class CallerLeg:
         """Run the waitUrl documents until something ends the wait."""
         while True:
             if member.talk_seconds is not None:
+                return "bridged"
+            if member.dequeued:  # taken by an agent: the <Queue url> round trip is under way
+                await self.t.clock.sleep(math.inf, member.wake)
                 return "bridged"
             if wait_url is None:
                 if await self.sleep(self.t.music_seconds, member.wake):

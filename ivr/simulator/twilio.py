@@ -38,6 +38,7 @@ class FakeTwilio(WebhookClient):
         # The live queues by name and their QueueSids, as Twilio's account holds them.
         self.queues = self._queues.members
         self.queue_sids = self._queues.sids
+        self.queue_waiters = self._queues.waiters
         self.agent_scripts: dict[str, AgentScript] = {}
         self.default_agent = AgentScript()
         self.agent_calls: list[dict[str, str]] = []
@@ -58,6 +59,10 @@ class FakeTwilio(WebhookClient):
     def queue(self, name: str) -> deque[Member]:
         """A named queue, created on first use as Twilio does."""
         return self._queues.get(name)
+
+    def join(self, name: str, member: Member) -> bool:
+        """A caller joins a queue; True when an agent was already waiting on it."""
+        return self._queues.join(name, member)
 
     def start_agent_leg(self, params: dict[str, str]) -> str:
         """The REST stand-in asked for a call to an agent: ring them as their script says."""
