@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
+import aiohttp
 import asyncpg
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -12,10 +14,12 @@ from aiohttp.test_utils import TestServer
 from ivr import keys
 from ivr.flow.model import Flow
 from ivr.settings import Settings
+from ivr.simulator.clock import VirtualClock
 from ivr.simulator.harness import Harness, running
 from ivr.simulator.http import Latency
-from ivr.simulator.script import CallerScript, Press
-from tests.conftest import OPEN, paris
+from ivr.simulator.script import AgentScript, CallerScript, Press
+from ivr.simulator.twilio import FakeTwilio
+from tests.conftest import AUTH_TOKEN, OPEN, paris
 
 
 def _pool(h: Harness) -> asyncpg.Pool:
@@ -57,3 +61,98 @@ async def test_agent_waiting_on_the_queue_bridges_at_once(settings: Settings, fl
     assert row is not None
     assert (row["outcome"], row["wait_seconds"], row["rings"], row["target_met"]) == (
         "answered", 0.0, 1, True)
+
+
+@asynccontextmanager
+async def _alone(app: web.Application) -> AsyncIterator[tuple[FakeTwilio, VirtualClock, str]]:
+    """A FakeTwilio on virtual time in front of a tiny stand-in server."""
+    clock = VirtualClock(datetime(2026, 11, 25, 9, tzinfo=UTC))
+    async with TestServer(app, host="127.0.0.1") as server, aiohttp.ClientSession() as http:
+        base = str(server.make_url(""))
+        yield FakeTwilio(base_url=base, auth_token=AUTH_TOKEN, account_sid="AC" + "0" * 32,
+                         clock=clock, session=http, status_callback=None), clock, base
+
+
+def _agent_leg_server(seen: list[tuple[str, str, float]], clock: list[VirtualClock]) -> (
+        web.Application):
+    """Answers an agent leg with "press a key" (<Gather>, 3 s) then a closing <Say>; notes
+    every request (path, CallStatus or Digits, seconds since 09:00)."""
+    start = datetime(2026, 11, 25, 9, tzinfo=UTC)
+
+    async def note(request: web.Request) -> dict[str, str]:
+        data = {k: str(v) for k, v in (await request.post()).items()}
+        at = (clock[0].now() - start).total_seconds()
+        seen.append((request.path, data.get("Digits", data.get("CallStatus", "")), at))
+        return data
+
+    async def answer(request: web.Request) -> web.Response:
+        await note(request)
+        return web.Response(content_type="text/xml", text=(
+            '<Response><Gather numDigits="1" timeout="3" action="/took"><Say>Appuyez sur une '
+            "touche pour prendre l'appel.</Say></Gather><Say>Fin.</Say><Hangup/></Response>"))
+
+    async def took(request: web.Request) -> web.Response:
+        await note(request)
+        return web.Response(content_type="text/xml", text="<Response><Hangup/></Response>")
+
+    async def status(request: web.Request) -> web.Response:
+        await note(request)
+        return web.Response(content_type="text/xml", text="<Response/>")
+
+    app = web.Application()
+    app.router.add_post("/agent", answer)
+    app.router.add_post("/took", took)
+    app.router.add_post("/status", status)
+    return app
+
+
+async def _ring_agent(script: AgentScript, *, rest_timeout: int = 15,
+                      slack: float = 0.0) -> list[tuple[str, str, float]]:
+    """Place one agent leg (REST Timeout `rest_timeout`) and return what the stand-in saw."""
+    seen: list[tuple[str, str, float]] = []
+    clocks: list[VirtualClock] = []
+    async with _alone(_agent_leg_server(seen, clocks)) as (twilio, clock, base):
+        clocks.append(clock)
+        twilio.timeout_slack = slack
+        twilio.agent_scripts["+33477000001"] = script
+        twilio.start_agent_leg({"To": "+33477000001", "From": "+33477000000",
+                                "Url": base + "/agent", "Timeout": str(rest_timeout),
+                                "StatusCallback": base + "/status",
+                                "StatusCallbackEvent": "initiated ringing answered completed"})
+        await twilio.settle()
+    return seen
+
+
+async def test_voicemail_answers_at_once_and_never_presses_a_key() -> None:
+    """A voicemail answers at 0 s; its <Gather> times out and falls through to the next verb."""
+    seen = await _ring_agent(AgentScript("voicemail"))
+    assert ("/agent", "in-progress", 0.0) in seen
+    assert not any(path == "/took" for path, _, _ in seen)
+    # Prompt (about 3 s), 3 s of timeout, then the fall-through <Say>; then the final callback.
+    completed = [at for path, status, at in seen if status == "completed"]
+    assert len(completed) == 1
+    assert completed[0] > 6.0
+
+
+async def test_standardist_presses_the_key() -> None:
+    """A standardist answers after 3 s and presses 1 when asked: the action gets Digits=1."""
+    seen = await _ring_agent(AgentScript(answer_after=3))
+    assert [d for path, d, _ in seen if path == "/took"] == ["1"]
+
+
+async def test_rest_timeout_runs_long_and_a_late_answer() -> None:
+    """Twilio may ring 5 s past Timeout: an answer 3 s late is taken; without slack, no-answer."""
+    strict = await _ring_agent(AgentScript(answer_after=18), slack=0.0)
+    assert ("/status", "no-answer", 15.0) in strict
+    assert not any(path == "/agent" for path, _, _ in strict)
+    late = await _ring_agent(AgentScript(answer_after=18), slack=5.0)
+    assert ("/agent", "in-progress", 18.0) in late
+    never = await _ring_agent(AgentScript("never"), slack=5.0)
+    assert ("/status", "no-answer", 20.0) in never
+
+
+async def test_final_callback_can_be_lost() -> None:
+    """An agent leg whose final callback is lost sends every other callback, not 'completed'."""
+    seen = await _ring_agent(AgentScript(answer_after=2, final_callback=False))
+    statuses = [status for path, status, _ in seen if path == "/status"]
+    assert statuses == ["queued", "ringing", "in-progress"]

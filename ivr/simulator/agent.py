@@ -38,6 +38,8 @@ class AgentLeg:
     async def callback(self, event: str, status: str, **extra: str) -> None:
         """A status callback, when the REST request asked for this event."""
         url = self.create.get("StatusCallback")
+        if event == "completed" and not self.script.final_callback:
+            return
         if url and (event in self.events or event == "completed"):
             await self.t.notify(url, self.params(status, CallbackSource="call-progress-events",
                                                  SequenceNumber=str(len(self.events)),
@@ -45,30 +47,65 @@ class AgentLeg:
 
     async def run(self) -> None:
         """Ring, then answer or not, as the agent's script says."""
-        timeout = float(self.create.get("Timeout", "60"))
+        # Twilio may let the phone ring a few seconds past the REST Timeout.
+        timeout = float(self.create.get("Timeout", "60")) + self.t.timeout_slack
         await self.callback("initiated", "queued")
         if self.script.behaviour == "busy":
             await self.callback("completed", "busy", CallDuration="0")
             return
         await self.callback("ringing", "ringing")
-        if self.script.behaviour == "never" or self.script.answer_after >= timeout:
+        answer_after = 0.0 if self.script.behaviour == "voicemail" else self.script.answer_after
+        if self.script.behaviour == "never" or answer_after >= timeout:
             await self.t.clock.sleep(timeout)
             await self.callback("completed", "no-answer", CallDuration="0")
             return
-        await self.t.clock.sleep(self.script.answer_after)
+        await self.t.clock.sleep(answer_after)
         await self.callback("answered", "in-progress")
         answered = self.t.clock.now()
         url = self.create["Url"]
         _, verbs = await self.t.post(url, self.params("in-progress"))
-        for verb in verbs:
-            if verb.name in ("Say", "Pause", "Play"):
-                await self.t.clock.sleep(verb_seconds(verb, 1.0))
-            elif verb.name == "Dial":
-                await self.dial(verb, url)
-            elif verb.name in ("Hangup", "Reject"):
-                break
+        await self.execute(verbs, url)
         duration = (self.t.clock.now() - answered).total_seconds()
         await self.callback("completed", "completed", CallDuration=str(int(duration)))
+
+    async def execute(self, verbs: list[Verb], url: str) -> None:
+        """Run the leg's TwiML: prompts, <Gather>, <Dial>, <Redirect>, to its end."""
+        while True:
+            next_doc: tuple[list[Verb], str] | None = None
+            for verb in verbs:
+                if verb.name in ("Say", "Pause", "Play"):
+                    await self.t.clock.sleep(verb_seconds(verb, 1.0))
+                elif verb.name == "Gather":
+                    next_doc = await self.gather(verb, url)
+                    if next_doc is not None:
+                        break
+                elif verb.name == "Dial":
+                    await self.dial(verb, url)
+                elif verb.name == "Redirect":
+                    target = self.t.url(verb.text, url)
+                    next_doc = (await self.t.post(target, self.params("in-progress")))[1], target
+                    break
+                elif verb.name in ("Hangup", "Reject"):
+                    return
+            if next_doc is None:
+                return
+            verbs, url = next_doc
+
+    async def gather(self, verb: Verb, url: str) -> tuple[list[Verb], str] | None:
+        """The prompts, then the standardist's keys posted to the action; a voicemail presses
+        none: the timeout passes and the TwiML falls through to the next verb, as on Twilio
+        (or the action is posted empty, with actionOnEmptyResult)."""
+        for child in verb.children:
+            await self.t.clock.sleep(verb_seconds(child, 1.0))
+        action = self.t.url(verb.attrs.get("action", url), url)
+        keys = "" if self.script.behaviour == "voicemail" else self.script.press
+        if keys:
+            await self.t.clock.sleep(0.5 * len(keys))
+            return (await self.t.post(action, self.params("in-progress", Digits=keys)))[1], action
+        await self.t.clock.sleep(float(verb.attrs.get("timeout", "5")))
+        if verb.attrs.get("actionOnEmptyResult") == "true":
+            return (await self.t.post(action, self.params("in-progress")))[1], action
+        return None
 
     async def transfer(self, caller_sid: str, service: str) -> None:
         """What the standardist's console does: ask the server to transfer the caller."""

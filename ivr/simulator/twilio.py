@@ -28,12 +28,15 @@ class FakeTwilio(WebhookClient):
     def __init__(self, *, base_url: str, auth_token: str, account_sid: str, clock: SimClock,
                  session: aiohttp.ClientSession, rings: RingPolicy | None = None,
                  status_callback: str | None = "/twilio/status",
-                 music_seconds: float = 30.0, latency: Latency | None = None) -> None:
+                 music_seconds: float = 30.0, latency: Latency | None = None,
+                 timeout_slack: float = 0.0) -> None:
         super().__init__(base_url=base_url, auth_token=auth_token, session=session,
                          music_seconds=music_seconds, clock=clock, latency=latency)
         self.account_sid = account_sid
         self.rings = rings or RingPolicy()
         self.status_callback = status_callback
+        # Seconds Twilio lets an agent's phone ring past the REST Timeout (documented: up to 5).
+        self.timeout_slack = timeout_slack
         self._queues = Queues()
         # The live queues by name and their QueueSids, as Twilio's account holds them.
         self.queues = self._queues.members
