@@ -16,9 +16,10 @@ from ivr.flow.model import Flow
 from ivr.settings import Settings
 from ivr.simulator.clock import VirtualClock
 from ivr.simulator.harness import Harness, running
-from ivr.simulator.http import Latency
-from ivr.simulator.script import AgentScript, CallerScript, Press
+from ivr.simulator.http import Disorder, Latency
+from ivr.simulator.script import AgentScript, CallerScript, Press, Silence
 from ivr.simulator.twilio import FakeTwilio
+from ivr.store import agents
 from tests.conftest import AUTH_TOKEN, OPEN, paris
 
 
@@ -156,3 +157,60 @@ async def test_final_callback_can_be_lost() -> None:
     seen = await _ring_agent(AgentScript(answer_after=2, final_callback=False))
     statuses = [status for path, status, _ in seen if path == "/status"]
     assert statuses == ["queued", "ringing", "in-progress"]
+
+
+async def _morning(settings: Settings, flow: Flow, db_url: str, disorder: Disorder | None,
+                   run: int) -> (
+        tuple[list[tuple[str | None, str]], dict[tuple[str, tuple[tuple[str, str], ...]], float],
+              dict[str, str]]):
+    """Four calls in a row under latency: each call's outcome, the counters, agents' statuses
+    (run `run` on the shared test database, with its own agents)."""
+    patient = settings.with_overrides(offer_timeout_seconds=15)
+    async with running(patient, flow, db_url, paris(OPEN), latency=Latency(0.05, 0.15),
+                       disorder=disorder) as h:
+        pool = _pool(h)
+        staff = (("X", ["crisis"], AgentScript(answer_after=6, talk_seconds=8)),
+                 ("Never", ["immigration"], AgentScript("never")),
+                 ("Y", ["immigration", "road_safety"], AgentScript(answer_after=4,
+                                                                   talk_seconds=8)))
+        ids = {}
+        for i, (name, services, agent_script) in enumerate(staff):
+            contact = f"+334770{run}000{i}"
+            agent = await agents.add(pool, f"{name}{run}", contact, services, h.clock.now())
+            await agents.set_status(pool, agent.id, "available", h.clock.now())
+            ids[agent.id] = name
+            h.twilio.agent_scripts[contact] = agent_script
+            h.clock.advance(30)  # X idle longest, then Never, then Y
+        callers = (CallerScript(inputs=(Press("1"),), talk_seconds=8),
+                   CallerScript(inputs=(Press("2"),), talk_seconds=8),
+                   CallerScript(inputs=(Press("3"),), talk_seconds=8),
+                   CallerScript(inputs=(Silence(),), hangup_after=3))
+        sids = []
+        for script in callers:
+            result = await h.twilio.call(script)
+            await h.twilio.settle()
+            assert result.error is None, str(result.transcript)
+            sids.append(result.call_sid)
+            h.clock.advance(patient.wrap_up_seconds + 5)
+        rows = {r["call_sid"]: r for r in await pool.fetch("SELECT * FROM calls")}
+        outcomes = [(rows[sid]["outcome"], rows[sid]["state"]) for sid in sids]
+        counters = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                    for metric in h.app[keys.METRICS].registry.collect()
+                    for s in metric.samples
+                    if s.name in ("ivr_calls_total", "ivr_offers_total")}
+        statuses = {ids[a.id]: a.status for a in await agents.list_all(pool, h.clock.now())
+                    if a.id in ids}
+    return outcomes, counters, statuses
+
+
+async def test_duplicated_and_shuffled_callbacks_change_nothing(settings: Settings, flow: Flow,
+                                                                db_url: str) -> None:
+    """Callbacks sent twice and out of order during live calls: same outcomes, counters and
+    agents' statuses as a clean run."""
+    clean = await _morning(settings, flow, db_url, None, 1)
+    disorder = Disorder(twice=0.7, max_delay=2.0)
+    messy = await _morning(settings, flow, db_url, disorder, 2)
+    assert disorder.copies > disorder.callbacks >= 10
+    assert clean[0] == [("answered", "answered"), ("answered", "answered"),
+                        ("answered", "answered"), ("menu_hangup", "ended")]
+    assert messy == clean

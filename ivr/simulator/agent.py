@@ -26,6 +26,7 @@ class AgentLeg:
         self.script = script
         self.started = twilio.clock.now()
         self.events = set(create.get("StatusCallbackEvent", "").split())
+        self.sequence = 0
 
     def params(self, status: str, **extra: str) -> dict[str, str]:
         """Parameters of the agent leg's requests."""
@@ -41,8 +42,9 @@ class AgentLeg:
         if event == "completed" and not self.script.final_callback:
             return
         if url and (event in self.events or event == "completed"):
+            self.sequence += 1  # Twilio numbers a leg's callbacks from 0, in sending order
             await self.t.notify(url, self.params(status, CallbackSource="call-progress-events",
-                                                 SequenceNumber=str(len(self.events)),
+                                                 SequenceNumber=str(self.sequence - 1),
                                                  **extra))
 
     async def run(self) -> None:

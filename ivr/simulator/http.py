@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import secrets
 from urllib.parse import urljoin
@@ -39,13 +40,36 @@ class Latency:
         return self._random.uniform(self.low, self.high)
 
 
+class Disorder:
+    """Status callbacks as Twilio may deliver them: some twice, each after its own random
+    delay, so they arrive out of order while the calls go on (seeded, for repeatable runs)."""
+
+    def __init__(self, *, twice: float = 0.5, max_delay: float = 2.0, seed: int = 16) -> None:
+        self.twice = twice
+        self.max_delay = max_delay
+        self._random = random.Random(seed)
+        self.callbacks = 0  # callbacks sent, and copies delivered (for tests to check)
+        self.copies = 0
+
+    def delays(self) -> list[float]:
+        """The delay of each copy of one callback."""
+        copies = 2 if self._random.random() < self.twice else 1
+        self.callbacks += 1
+        self.copies += copies
+        return [self._random.uniform(0.0, self.max_delay) for _ in range(copies)]
+
+
 class WebhookClient:
     """Sends requests to the server as Twilio does: signed, form-encoded, relative URLs resolved."""
 
     def __init__(self, *, base_url: str, auth_token: str, session: aiohttp.ClientSession,
-                 music_seconds: float, clock: SimClock, latency: Latency | None = None) -> None:
+                 music_seconds: float, clock: SimClock, latency: Latency | None = None,
+                 disorder: Disorder | None = None) -> None:
         self.clock = clock
         self.latency = latency or Latency()
+        self.disorder = disorder
+        # Callbacks still on their way (with a disorder), for `settle` to wait for.
+        self.deliveries: list[asyncio.Task[int]] = []
         self.base_url = base_url.rstrip("/")
         self.validator = RequestValidator(auth_token)
         self.auth_token = auth_token
@@ -82,7 +106,19 @@ class WebhookClient:
         return status, parse(body, content_type, status, allowed)
 
     async def notify(self, url: str, params: dict[str, str]) -> int:
-        """POST a signed status callback; the answer's body is ignored, as Twilio does."""
+        """POST a signed status callback; the answer's body is ignored, as Twilio does.
+
+        With a disorder, the copies leave on their own and the call goes on at once (202).
+        """
+        if self.disorder is not None:
+            for delay in self.disorder.delays():
+                self.deliveries.append(self.clock.spawn(self._later(delay, url, params)))
+            return 202
+        status, _, _ = await self._send(url, params)
+        return status
+
+    async def _later(self, delay: float, url: str, params: dict[str, str]) -> int:
+        await self.clock.sleep(delay)
         status, _, _ = await self._send(url, params)
         return status
 

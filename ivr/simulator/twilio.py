@@ -15,11 +15,11 @@ from ivr.rings import RingPolicy
 from ivr.simulator.agent import AgentLeg
 from ivr.simulator.caller import AskInput, CallerLeg, HungUp
 from ivr.simulator.clock import SimClock
-from ivr.simulator.http import Latency, WebhookClient, new_sid
+from ivr.simulator.http import Disorder, Latency, WebhookClient, new_sid
 from ivr.simulator.queues import Member, Queues
 from ivr.simulator.script import AgentScript, CallerScript, CallResult
 
-__all__ = ["AskInput", "FakeTwilio", "HungUp", "Latency", "Member"]
+__all__ = ["AskInput", "Disorder", "FakeTwilio", "HungUp", "Latency", "Member"]
 
 
 class FakeTwilio(WebhookClient):
@@ -29,9 +29,10 @@ class FakeTwilio(WebhookClient):
                  session: aiohttp.ClientSession, rings: RingPolicy | None = None,
                  status_callback: str | None = "/twilio/status",
                  music_seconds: float = 30.0, latency: Latency | None = None,
-                 timeout_slack: float = 0.0) -> None:
+                 timeout_slack: float = 0.0, disorder: Disorder | None = None) -> None:
         super().__init__(base_url=base_url, auth_token=auth_token, session=session,
-                         music_seconds=music_seconds, clock=clock, latency=latency)
+                         music_seconds=music_seconds, clock=clock, latency=latency,
+                         disorder=disorder)
         self.account_sid = account_sid
         self.rings = rings or RingPolicy()
         self.status_callback = status_callback
@@ -88,7 +89,7 @@ class FakeTwilio(WebhookClient):
         return True
 
     async def settle(self) -> None:
-        """Wait for every agent leg to finish (after the calls that caused them)."""
-        while any(not t.done() for t in self.agent_legs):
-            await asyncio.gather(*self.agent_legs)
+        """Wait for every agent leg and every callback on its way to finish."""
+        while any(not t.done() for t in [*self.agent_legs, *self.deliveries]):
+            await asyncio.gather(*self.agent_legs, *self.deliveries)
 
