@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestServer
 
 from ivr import keys
 from ivr.flow.model import Flow
+from ivr.ringback import RATE, pcm16_wav
 from ivr.settings import Settings
 from ivr.simulator.clock import VirtualClock
 from ivr.simulator.harness import Harness, running
@@ -214,3 +215,29 @@ async def test_duplicated_and_shuffled_callbacks_change_nothing(settings: Settin
     assert clean[0] == [("answered", "answered"), ("answered", "answered"),
                         ("answered", "answered"), ("menu_hangup", "ended")]
     assert messy == clean
+
+
+async def test_hold_music_lasts_as_long_as_the_file() -> None:
+    """A WAV of ours plays its own length whatever its name; outside audio plays the length
+    declared for it, else the default music length."""
+    jingle = pcm16_wav([0] * (RATE * 7))  # 7 s
+
+    async def voice(request: web.Request) -> web.Response:
+        return web.Response(content_type="text/xml", text=(
+            "<Response><Play>/music/jingle</Play><Play>http://example.invalid/a.mp3</Play>"
+            "<Play>http://example.invalid/b.mp3</Play><Hangup/></Response>"))
+
+    async def audio(request: web.Request) -> web.Response:
+        return web.Response(body=jingle, content_type="audio/wav")
+
+    app = web.Application()
+    app.router.add_post("/twilio/voice", voice)
+    app.router.add_get("/music/jingle", audio)
+    async with _alone(app) as (twilio, _, _):
+        twilio.music_seconds = 30.0
+        twilio.audio_lengths["http://example.invalid/a.mp3"] = 42.0
+        result = await twilio.call(CallerScript())
+    plays = [line.split("] ", 1)[1] for line in result.transcript.lines if "♪" in line]
+    assert [p.rsplit(" ", 1)[1] for p in plays] == ["(7.0s)", "(42.0s)", "(30.0s)"]
+    ended = result.transcript.lines[-1]
+    assert ended.startswith("[   79.")

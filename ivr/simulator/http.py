@@ -76,6 +76,8 @@ class WebhookClient:
         self.session = session
         self.music_seconds = music_seconds
         self._audio: dict[str, float] = {}
+        # Lengths declared for audio the simulator cannot measure (a flow's music_url).
+        self.audio_lengths: dict[str, float] = {}
 
     def url(self, target: str, current: str | None = None) -> str:
         """An absolute URL, relative ones resolved as Twilio does against the current one."""
@@ -123,12 +125,17 @@ class WebhookClient:
         return status
 
     async def audio_seconds(self, url: str) -> float:
-        """How long an audio URL plays: WAV headers are read; other audio counts as music."""
+        """How long an audio URL plays, as long as the real file: a length declared for it
+        (`audio_lengths`), else a WAV's own (fetched, whatever its name); other audio that
+        cannot be measured here (an MP3 elsewhere) counts as `music_seconds`."""
+        if url in self.audio_lengths:
+            return self.audio_lengths[url]
         if url not in self._audio:
             seconds = self.music_seconds
-            if url.endswith(".wav"):
+            if url.startswith(self.base_url) or url.endswith(".wav"):
                 async with self.session.get(url) as response:
-                    if response.status == 200:
-                        seconds = wav_seconds(await response.read())
+                    body = await response.read() if response.status == 200 else b""
+                if body[:4] == b"RIFF" and body[8:12] == b"WAVE":
+                    seconds = wav_seconds(body)
             self._audio[url] = seconds
         return self._audio[url]
