@@ -124,10 +124,13 @@ class AgentLeg:
             return
         noun = nouns[0]
         queue = self.t.queue(noun.text)
-        if not queue:  # the agent waits on the queue; a caller who joins is bridged at once
+        # The agent waits on the queue until the timeout; a caller who joins is bridged at
+        # once (another agent woken with this one may take them first: wait on).
+        deadline = self.t.clock.now().timestamp() + float(verb.attrs.get("timeout", "30"))
+        while not queue and self.t.clock.now().timestamp() < deadline:
             wake = Wake()
             self.t.queue_waiters.setdefault(noun.text, []).append(wake)
-            await self.t.clock.sleep(float(verb.attrs.get("timeout", "30")), wake)
+            await self.t.clock.sleep(deadline - self.t.clock.now().timestamp(), wake)
             if wake in self.t.queue_waiters.get(noun.text, []):
                 self.t.queue_waiters[noun.text].remove(wake)
         dial_status, talk = "no-answer", 0.0
