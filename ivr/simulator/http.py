@@ -15,8 +15,9 @@ from ivr.simulator.clock import SimClock
 from ivr.simulator.twiml_check import Verb, parse
 
 API_VERSION = "2010-04-01"
-# Virtual seconds of one HTTP round trip unless asked: none, so existing scenarios keep their
-# exact timings (a default of 20 ms left one of today's tests waiting forever: not yet found).
+# Virtual seconds of one HTTP round trip unless asked: none. A request posted by hand from
+# outside a simulated call (tests/test_hot_path.py does) is no actor of the virtual clock, so
+# sleeping there would wait forever; and existing scenarios keep their exact timings.
 DEFAULT_LATENCY = 0.0
 
 
