@@ -101,3 +101,20 @@ async def test_abandoned_rings_are_the_cycles_heard(
     assert result.ended_by == "caller"
     assert result.hold == "ringback"
     assert (row["outcome"], row["rings"]) == ("abandoned", max(result.rings_heard, 1))
+
+
+@pytest.mark.parametrize("answer_after", [7.3, 16.0])
+async def test_rings_run_on_through_an_overflow(settings: Settings, flow: Flow, db_url: str,
+                                                answer_after: float) -> None:
+    """Crisis has nobody online: the caller overflows to reception, where the rings go on;
+    the server's recorded ring is still the one heard, under latency."""
+    patient = settings.with_overrides(offer_timeout_seconds=40)
+    async with running(patient, flow, db_url, paris(OPEN),
+                       latency=Latency(0.05, 0.15, seed=7)) as h:
+        result, row = await _one_call(
+            h, AgentScript(answer_after=answer_after, talk_seconds=20),
+            CallerScript(inputs=(Press("1"),), talk_seconds=20), "reception")
+    assert result.queues == [flow.queue_name("crisis"), flow.queue_name("reception")]
+    assert result.hold == "ringback"
+    assert result.rings == max(result.rings_heard, 1)
+    assert (row["outcome"], row["rings"]) == ("answered", result.rings)
