@@ -18,6 +18,10 @@ FAILURE_REASONS = ("invalid_key", "no_input", "no_match", "ambiguous", "unconfir
 CLOSED_REASONS = ("hours", "holiday", "closure")
 OFFER_RESULTS = ("placed", "error", "answered", "no_caller", "no-answer", "busy", "failed",
                  "canceled")
+# What a ring is, in the help of every ring metric (design.md, "Words we use"; ivr/rings.py).
+RING_MEANING = ("With ringback, a ring is a ringback cycle the caller heard begin (waitUrl round "
+                "trips delay each one); with hold music, a ring is a slice of the queue wait as "
+                "long as a ring cycle (IVR_RING_CYCLE_SECONDS).")
 REJECT_REASONS = ("too_large", "malformed", "missing_signature", "validator_error",
                   "bad_signature")
 
@@ -34,8 +38,12 @@ class Metrics:
             "ivr_queue_wait_seconds", "Queue wait of answered calls, from queue entry to pickup.",
             ["service"], buckets=WAIT_BUCKETS, registry=r)
         self.pickup_rings = Histogram(
-            "ivr_pickup_rings", "Ring during which answered calls were picked up.",
+            "ivr_pickup_rings", "Ring during which answered calls were picked up. " + RING_MEANING,
             ["service"], buckets=RING_BUCKETS, registry=r)
+        self.before_target = Counter(
+            "ivr_answered_before_target",
+            "Answered calls picked up before the target ring (IVR_TARGET_RING). " + RING_MEANING,
+            ["service"], registry=r)
         self.abandoned_wait = Histogram(
             "ivr_abandoned_wait_seconds", "Queue wait of callers who hung up while waiting.",
             ["service"], buckets=WAIT_BUCKETS, registry=r)
@@ -110,11 +118,14 @@ class Metrics:
         for service in services:
             for outcome in OUTCOMES:
                 self.calls.labels(service, outcome)
+            if service == "none":
+                # Calls that chose nothing never wait in a queue: no wait, ring, choice or
+                # offer series (a share at 0 for "none" would read as 0 % before the target).
+                continue
             for histogram in (self.queue_wait, self.pickup_rings, self.abandoned_wait,
                               self.time_to_human):
                 histogram.labels(service)
-            if service == "none":
-                continue  # calls that chose nothing are neither menu choices nor offers
+            self.before_target.labels(service)
             for kind in INPUT_KINDS:
                 self.menu_choices.labels(service, kind)
             for result in OFFER_RESULTS:

@@ -15,6 +15,8 @@ def count(metrics: Metrics, ended: Ended | None) -> None:
     if ended.outcome in ("answered", "answered_callback") and ended.wait_seconds is not None:
         metrics.queue_wait.labels(ended.service).observe(ended.wait_seconds)
         metrics.pickup_rings.labels(ended.service).observe(ended.rings or 1)
+        if ended.target_met:
+            metrics.before_target.labels(ended.service).inc()
         if ended.time_to_human is not None:
             metrics.time_to_human.labels(ended.service).observe(ended.time_to_human)
     elif ended.outcome == "abandoned" and ended.wait_seconds is not None:

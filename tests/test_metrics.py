@@ -62,12 +62,35 @@ async def test_metrics_pass_promtool_and_count_rings(settings: Settings, flow: F
         assert sample("ivr_pickup_rings_count", {"service": "immigration"}) == 2
         assert sample("ivr_pickup_rings_bucket", {"service": "road_safety", "le": "4.0"}) == 1
         assert sample("ivr_calls_total", {"service": "none", "outcome": "menu_hangup"}) == 1
+        assert sample("ivr_answered_before_target_total", {"service": "immigration"}) == 1
+        assert sample("ivr_answered_before_target_total", {"service": "road_safety"}) == 1
+        # Callers who chose nothing never waited: no ring or wait series of theirs.
+        assert sample("ivr_pickup_rings_count", {"service": "none"}) is None
+        assert sample("ivr_answered_before_target_total", {"service": "none"}) is None
         assert sample("ivr_menu_choices_total", {"service": "immigration", "input": "dtmf"}) == 2
     assert PROMTOOL is not None
     done = await asyncio.to_thread(subprocess.run, [PROMTOOL, "check", "metrics"], input=text,
                                    capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stdout + done.stderr
     assert 'ivr_agents{service="immigration",status="offline"} 2.0' in text
+
+
+@pytest.mark.parametrize(("target_ring", "before"), [(3, 0.0), (4, 1.0)])
+async def test_answered_before_target_follows_the_setting(
+        settings: Settings, flow: Flow, db_url: str, target_ring: int, before: float) -> None:
+    """A pickup in ring 3 counts before the target when IVR_TARGET_RING is 4, not when 3."""
+    chosen = settings.with_overrides(offer_timeout_seconds=30, target_ring=target_ring)
+    async with running(chosen, flow, db_url, paris(OPEN)) as h:
+        pool = h.app[keys.POOL]
+        agent = await agents.add(pool, "A", "+33477000001", ["immigration"], h.clock.now())
+        await agents.set_status(pool, agent.id, "available", h.clock.now())
+        h.twilio.agent_scripts["+33477000001"] = AgentScript(answer_after=12, talk_seconds=5)
+        result = await h.twilio.call(CallerScript(inputs=(Press("2"),), talk_seconds=5))
+        await h.twilio.settle()
+        sample = h.app[keys.METRICS].registry.get_sample_value
+        assert result.rings == 3
+        assert sample("ivr_pickup_rings_count", {"service": "immigration"}) == 1
+        assert sample("ivr_answered_before_target_total", {"service": "immigration"}) == before
 
 
 def _free_port() -> int:
@@ -131,7 +154,7 @@ async def test_prometheus_scrapes_the_share_before_fifth_ring(
                 per_service = await _wait_for(
                     session, base, 'sum by (service) (ivr_calls_total{outcome="answered"}) > 0')
                 rule = await _wait_for(session, base,
-                                       "ivr:answered_before_5th_ring_all:ratio_1h > 0.6")
+                                       "ivr:answered_before_target_all:ratio_1h > 0.6")
         finally:
             proc.terminate()
             proc.wait(timeout=30)

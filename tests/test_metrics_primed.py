@@ -15,7 +15,7 @@ from tests.conftest import OPEN, paris
 COUNTERS = ("ivr_calls_total", "ivr_menu_choices_total", "ivr_menu_failures_total",
             "ivr_closed_calls_total", "ivr_offers_total", "ivr_webhook_errors_total",
             "ivr_webhook_rejected_total", "ivr_transfers_total", "ivr_survey_asked_total",
-            "ivr_survey_answers_total")
+            "ivr_survey_answers_total", "ivr_answered_before_target_total")
 Series = tuple[str, tuple[tuple[str, str], ...]]
 
 
@@ -57,7 +57,7 @@ async def test_every_series_a_call_moves_was_exported_at_zero(settings: Settings
     names = {name for name, _ in moved}
     assert {"ivr_menu_choices_total", "ivr_menu_failures_total", "ivr_closed_calls_total",
             "ivr_offers_total", "ivr_calls_total", "ivr_survey_asked_total",
-            "ivr_survey_answers_total"} <= names
+            "ivr_survey_answers_total", "ivr_answered_before_target_total"} <= names
     assert before[("ivr_transfers_total",
                    (("from_service", "immigration"), ("to_service", "road_safety")))] == 0
     assert set(after) == set(before)

@@ -6,10 +6,13 @@ import asyncio
 import random
 from collections import Counter
 
+import pytest
+
 from ivr import keys
 from ivr.flow.model import Flow
 from ivr.settings import Settings
 from ivr.simulator.harness import running
+from ivr.simulator.http import Disorder, Latency
 from ivr.simulator.script import AgentScript, CallerScript, Press
 from ivr.store import agents
 from tests.conftest import paris
@@ -19,19 +22,31 @@ KEYS = {"1": "crisis", "2": "immigration", "3": "road_safety", "4": "user_relati
 
 
 
+@pytest.mark.parametrize("harsh", [False, True], ids=["kind", "harsh"])
 async def test_simulated_morning_counts_match(settings: Settings, flow: Flow,
-                                              db_url: str) -> None:
-    """60 callers from 09:00 to 09:20, 3 agents until 09:17: counts per service and outcome."""
+                                              db_url: str, harsh: bool) -> None:
+    """60 callers from 09:00 to 09:20, 3 agents until 09:17: counts per service and outcome;
+    harsh: 50-150 ms per round trip, callbacks twice and out of order, Twilio ringing 5 s past
+    the REST Timeout, the last agent's final callbacks lost, a fourth agent's phone on
+    voicemail."""
     dice = random.Random(2026)
-    async with running(settings, flow, db_url, paris("2026-11-25T09:00")) as h:
+    latency = Latency(0.05, 0.15, seed=2026) if harsh else None
+    disorder = Disorder(twice=0.5, max_delay=2.0) if harsh else None
+    async with running(settings, flow, db_url, paris("2026-11-25T09:00"), latency=latency,
+                       disorder=disorder) as h:
         pool = h.app[keys.POOL]
-        for i, (answer_after, talk) in enumerate(((3, 90), (9, 150), (17, 120))):
+        h.twilio.timeout_slack = 5.0 if harsh else 0.0
+        staff = [AgentScript(answer_after=3, talk_seconds=90),
+                 AgentScript(answer_after=9, talk_seconds=150),
+                 AgentScript(answer_after=17, talk_seconds=120, final_callback=not harsh)]
+        if harsh:
+            staff.append(AgentScript("voicemail", talk_seconds=30))
+        for i, script in enumerate(staff):
             contact = f"+3347700010{i}"
             agent = await agents.add(pool, f"Standardiste {i}", contact,
                                      [*KEYS.values(), "reception"], h.clock.now())
             await agents.set_status(pool, agent.id, "available", h.clock.now())
-            h.twilio.agent_scripts[contact] = AgentScript(answer_after=answer_after,
-                                                          talk_seconds=talk)
+            h.twilio.agent_scripts[contact] = script
         plan = []
         for i in range(60):
             key = dice.choice(list(KEYS))
@@ -75,6 +90,8 @@ async def test_simulated_morning_counts_match(settings: Settings, flow: Flow,
             outcome = "left_before_queue"
         server[(row["requested_service"] or "none", outcome)] += row["n"]
     assert server == expected
+    if disorder is not None:  # the harsh morning did send callbacks twice, out of order
+        assert disorder.copies > disorder.callbacks > 60
     assert sum(expected.values()) == 60
     # The morning exercised every kind of ending the managers report on.
     kinds = {kind for _, kind in expected}

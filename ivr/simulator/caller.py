@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -18,6 +19,9 @@ from ivr.simulator.verbs import verb_seconds
 
 if TYPE_CHECKING:
     from ivr.simulator.twilio import FakeTwilio
+
+# The server's one ring cycle: each <Play> of it that begins is a ring the caller hears.
+RINGBACK_PATH = "/audio/ringback.wav"
 
 AskInput = Callable[[list[str]], "asyncio.Future[Input] | Input"]
 
@@ -265,9 +269,11 @@ class CallerLeg:
         if self.first_queued is None:
             self.first_queued = member.entered  # the wait runs on through an overflow
             self.result.queued_after = member.entered
-        queue.append(member)
+        agent_waiting = self.t.join(name, member)
         self.result.queues.append(name)
         self.note(f"en file d'attente {name}")
+        if agent_waiting:
+            await self.t.clock.sleep(0.0)  # let the waiting agent's <Dial> take the caller first
         wait_url = self.t.url(verb.attrs["waitUrl"], url) if "waitUrl" in verb.attrs else None
         result = "bridged"
         try:
@@ -304,6 +310,9 @@ class CallerLeg:
         while True:
             if member.talk_seconds is not None:
                 return "bridged"
+            if member.dequeued:  # taken by an agent: the <Queue url> round trip is under way
+                await self.t.clock.sleep(math.inf, member.wake)
+                return "bridged"
             if wait_url is None:
                 if await self.sleep(self.t.music_seconds, member.wake):
                     return "bridged"
@@ -316,7 +325,13 @@ class CallerLeg:
                 AvgQueueTime="0", CurrentQueueSize=str(len(queue)), MaxQueueSize="1000")
             if member.talk_seconds is not None:
                 return "bridged"
+            self.note_hold(verbs)
             for verb in verbs:
+                if member.dequeued:  # the answer came back after an agent took the caller
+                    await self.t.clock.sleep(math.inf, member.wake)
+                    return "bridged"
+                if verb.name == "Play":
+                    self.count_ring(verb)
                 if verb.name == "Leave":
                     queue.remove(member)
                     self.note("quitte la file (Leave)")
@@ -330,6 +345,29 @@ class CallerLeg:
                         return ended
                 if verb.name in ("Say", "Play", "Pause") and await self.hear(verb, member.wake):
                     return "bridged"
+
+    @staticmethod
+    def _is_ringback(play: Verb) -> bool:
+        return play.text.split("?")[0].endswith(RINGBACK_PATH)
+
+    def note_hold(self, verbs: list[Verb]) -> None:
+        """A wait document came: note what it holds the caller with, in the first wait."""
+        plays = [v for v in verbs if v.name == "Play"]
+        if plays and self.result.answered_by is None:
+            self.result.hold = "ringback" if self._is_ringback(plays[-1]) else "music"
+
+    def count_ring(self, play: Verb) -> None:
+        """A hold <Play> begins: one more ring heard if it is the ringback, in the first wait."""
+        if self.result.answered_by is None and self._is_ringback(play):
+            # (a transferred caller's second wait is measured apart)
+            self.result.rings_heard += int(play.attrs.get("loop", "1") or 1) or 1
+
+    def rings_at_pickup(self, wait: float) -> int:
+        """The ring the caller was answered in: cycles heard (at least the first) or, on hold
+        music, the slice of the wait as long as a cycle."""
+        if self.result.hold == "music":
+            return self.t.rings.ring_of(wait)
+        return max(self.result.rings_heard, 1)
 
     async def talk(self, member: Member) -> None:
         """The conversation with the agent who dequeued this caller."""

@@ -49,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--real-database", action="store_true",
                         help="in-process: write to the configured database instead of a "
                              "throwaway one")
-    parser.add_argument("--agent", choices=("answer", "never", "busy"), default="answer",
+    parser.add_argument("--agent", choices=("answer", "never", "busy", "voicemail"),
+                        default="answer",
                         help="what the simulated standardist's phone does when offered a call")
     parser.add_argument("--agent-after", type=float, default=3.0, metavar="SECONDS",
                         help="seconds the standardist's phone rings before they answer")

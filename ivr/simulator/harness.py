@@ -18,6 +18,7 @@ from ivr.flow.model import Flow
 from ivr.rings import RingPolicy
 from ivr.settings import Settings
 from ivr.simulator.clock import VirtualClock
+from ivr.simulator.http import Disorder, Latency
 from ivr.simulator.rest import rest_app
 from ivr.simulator.twilio import FakeTwilio
 
@@ -64,7 +65,8 @@ def _balancer(backends: list[str], session: aiohttp.ClientSession) -> web.Applic
 
 @asynccontextmanager
 async def running(settings: Settings, flow: Flow, database_url: str, start: datetime, *,
-                  instances: int = 1) -> AsyncIterator[Harness]:
+                  instances: int = 1, latency: Latency | None = None,
+                  disorder: Disorder | None = None) -> AsyncIterator[Harness]:
     """Start the REST stand-in and `instances` servers on one database, on virtual time."""
     clock = VirtualClock(start)
     runners: list[web.AppRunner] = []
@@ -76,7 +78,7 @@ async def running(settings: Settings, flow: Flow, database_url: str, start: date
         settings = settings.with_overrides(public_url=public_url, twilio_api_base_url=rest_url)
         twilio = FakeTwilio(base_url=public_url, auth_token=settings.twilio_auth_token,
                             account_sid=settings.twilio_account_sid, clock=clock,
-                            session=session,
+                            session=session, latency=latency, disorder=disorder,
                             rings=RingPolicy(settings.ring_cycle_seconds, settings.target_ring))
         twilio.admin_token = settings.admin_token  # agents' scripted transfers use the admin API
         try:

@@ -29,6 +29,8 @@ class Member:
     # A REST redirect (transfer) ends the conversation on both legs at once.
     caller_cut: Wake = field(default_factory=Wake)
     agent_cut: Wake = field(default_factory=Wake)
+    # Taken off the queue by an agent's <Dial><Queue>: the hold stops at once, as on Twilio.
+    dequeued: bool = False
 
 
 class Queues:
@@ -37,6 +39,16 @@ class Queues:
     def __init__(self) -> None:
         self.members: dict[str, deque[Member]] = {}
         self.sids: dict[str, str] = {}
+        # Agents' <Dial><Queue> waiting on an empty queue: woken the moment a caller joins.
+        self.waiters: dict[str, list[Wake]] = {}
+
+    def join(self, name: str, member: Member) -> bool:
+        """A caller joins a queue; True when an agent was already waiting on it."""
+        self.get(name).append(member)
+        waiting = self.waiters.pop(name, [])
+        for wake in waiting:
+            wake.fire()
+        return bool(waiting)
 
     def get(self, name: str) -> deque[Member]:
         """A named queue, created on first use as Twilio does."""

@@ -55,10 +55,19 @@ class CallerScript:
 
 @dataclass(frozen=True)
 class AgentScript:
-    """An agent's phone: answers after a delay, never answers, or is busy."""
+    """An agent's phone: answers after a delay, never answers, is busy, or is a voicemail.
 
-    behaviour: Literal["answer", "never", "busy"] = "answer"
+    A voicemail (a switched-off phone's network voicemail) answers at once and never presses
+    a key. An `answer_after` past the REST `Timeout` still answers if Twilio's extra ringing
+    (`FakeTwilio.timeout_slack`, up to 5 s) lasts that long: a late answer.
+    """
+
+    behaviour: Literal["answer", "never", "busy", "voicemail"] = "answer"
     answer_after: float = 3.0
+    # The keys the standardist presses when the leg asks for one (<Gather>).
+    press: str = "1"
+    # False: Twilio never delivers this leg's final status callback (lost on the way).
+    final_callback: bool = True
     talk_seconds: float = 60.0
     # After this many seconds of conversation, send the caller to this service (admin API).
     transfer_to: str | None = None
@@ -106,6 +115,10 @@ class CallResult:
     second_wait: float | None = None
     # Who ended the conversation: "agent" (then the caller may hear the survey) or "caller".
     hung_up_first: str | None = None
+    # Ringback cycles the caller heard begin in their first wait (what a listener counts),
+    # and what the wait played: "ringback", or "music" (then a ring is a slice of the wait).
+    rings_heard: int = 0
+    hold: str | None = None
 
     @property
     def heard_text(self) -> str:

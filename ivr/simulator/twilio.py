@@ -16,11 +16,11 @@ from ivr.simulator.agent import AgentLeg
 from ivr.simulator.callbacks import Phone
 from ivr.simulator.caller import AskInput, CallerLeg, HungUp
 from ivr.simulator.clock import SimClock
-from ivr.simulator.http import WebhookClient, new_sid
+from ivr.simulator.http import Disorder, Latency, WebhookClient, new_sid
 from ivr.simulator.queues import Member, Queues
 from ivr.simulator.script import AgentScript, CallerScript, CallResult
 
-__all__ = ["AskInput", "FakeTwilio", "HungUp", "Member"]
+__all__ = ["AskInput", "Disorder", "FakeTwilio", "HungUp", "Latency", "Member"]
 
 
 class FakeTwilio(WebhookClient):
@@ -29,17 +29,21 @@ class FakeTwilio(WebhookClient):
     def __init__(self, *, base_url: str, auth_token: str, account_sid: str, clock: SimClock,
                  session: aiohttp.ClientSession, rings: RingPolicy | None = None,
                  status_callback: str | None = "/twilio/status",
-                 music_seconds: float = 30.0) -> None:
+                 music_seconds: float = 30.0, latency: Latency | None = None,
+                 timeout_slack: float = 0.0, disorder: Disorder | None = None) -> None:
         super().__init__(base_url=base_url, auth_token=auth_token, session=session,
-                         music_seconds=music_seconds)
+                         music_seconds=music_seconds, clock=clock, latency=latency,
+                         disorder=disorder)
         self.account_sid = account_sid
-        self.clock = clock
         self.rings = rings or RingPolicy()
         self.status_callback = status_callback
+        # Seconds Twilio lets an agent's phone ring past the REST Timeout (documented: up to 5).
+        self.timeout_slack = timeout_slack
         self._queues = Queues()
         # The live queues by name and their QueueSids, as Twilio's account holds them.
         self.queues = self._queues.members
         self.queue_sids = self._queues.sids
+        self.queue_waiters = self._queues.waiters
         self.agent_scripts: dict[str, AgentScript] = {}
         self.default_agent = AgentScript()
         self.agent_calls: list[dict[str, str]] = []
@@ -63,6 +67,10 @@ class FakeTwilio(WebhookClient):
         """A named queue, created on first use as Twilio does."""
         return self._queues.get(name)
 
+    def join(self, name: str, member: Member) -> bool:
+        """A caller joins a queue; True when an agent was already waiting on it."""
+        return self._queues.join(name, member)
+
     def start_agent_leg(self, params: dict[str, str]) -> str:
         """The REST stand-in asked for a call to an agent: ring them as their script says."""
         sid = new_sid("CA")
@@ -84,7 +92,7 @@ class FakeTwilio(WebhookClient):
         return True
 
     async def settle(self) -> None:
-        """Wait for every agent leg to finish (after the calls that caused them)."""
-        while any(not t.done() for t in self.agent_legs):
-            await asyncio.gather(*self.agent_legs)
+        """Wait for every agent leg and every callback on its way to finish."""
+        while any(not t.done() for t in [*self.agent_legs, *self.deliveries]):
+            await asyncio.gather(*self.agent_legs, *self.deliveries)
 

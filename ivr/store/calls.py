@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from ivr.rings import RingPolicy
+from ivr.store import ringbacks
 
 
 @dataclass(frozen=True)
@@ -145,8 +146,8 @@ async def answer(pool: asyncpg.Pool, call_sid: str, now: datetime, policy: RingP
             return None
         since = queued_at if queued_at is not None else now - timedelta(seconds=queue_time or 0)
         wait = max((now - since).total_seconds(), 0.0)
-        rings = policy.ring_of(wait)
-        met = policy.met(wait)
+        rings = await ringbacks.rings(pool, call_sid, now, policy, wait)
+        met = policy.before_target(rings)
         done = await pool.fetchval(
             """UPDATE calls SET state = 'answered', outcome = 'answered', answered_at = $2,
                       wait_seconds = $3, rings = $4, target_met = $5,
@@ -184,7 +185,7 @@ async def hang_up(pool: asyncpg.Pool, call_sid: str, now: datetime,
         if state == "queued" and row["queued_at"] is not None:
             outcome = "abandoned"
             wait = max((now - row["queued_at"]).total_seconds(), 0.0)
-            rings = policy.ring_of(wait)
+            rings = await ringbacks.rings(pool, call_sid, now, policy, wait)
         else:
             outcome = "self_served" if state == "routed" else "menu_hangup"
         done = await pool.fetchval(
@@ -209,7 +210,8 @@ async def give_up(pool: asyncpg.Pool, call_sid: str, now: datetime,
         if row is None:
             return None
         wait = max((now - row["queued_at"]).total_seconds(), 0.0) if row["queued_at"] else None
-        rings = policy.ring_of(wait) if wait is not None else None
+        rings = await ringbacks.rings(conn, call_sid, now, policy, wait) \
+            if wait is not None else None
         await conn.execute(
             """UPDATE calls SET state = 'ended', outcome = 'unanswered', wait_seconds = $2,
                       rings = $3, target_met = false, ended_at = COALESCE(ended_at, $4)

@@ -34,8 +34,10 @@ def _flow(ctx: Context, language: str | None) -> Flow:
 
 async def wait_round(ctx: Context, request: web.Request, *, call_sid: str, service: str,
                      caller: str, since: datetime, now: datetime, flow: Flow,
-                     announcement: Prompt | None, music_url: str | None) -> str | None:
-    """The waitUrl's round with the callback <Gather>, or None when no callback is offered."""
+                     announcement: Prompt | None,
+                     music_url: str | None) -> tuple[str, list[Prompt]] | None:
+    """The waitUrl's round with the callback <Gather> and the prompts spoken before its clip,
+    or None when no callback is offered."""
     lang = request.query.get("lang")
     offered = await policy.round_for(
         ctx, call_sid=call_sid, service=service, caller=caller, since=since, now=now,
@@ -44,10 +46,11 @@ async def wait_round(ctx: Context, request: web.Request, *, call_sid: str, servi
                                              lang if lang in ctx.flow.translations else None))
     if offered is None:
         return None
+    spoken = [p for p in (announcement, offered.offer) if p is not None]
     return twiml.wait_with_callback(flow.voice, music_url=music_url,
                                     ringback_url=urls.ringback_url(ctx.settings),
                                     announcement=announcement, offer=offered.offer,
-                                    action_url=offered.action_url)
+                                    action_url=offered.action_url), spoken
 
 
 async def request_callback(request: web.Request) -> web.Response:

@@ -11,7 +11,7 @@ from ivr import keys, outcomes, queue_policy, twiml, urls
 from ivr.flow.engine import queue_intro
 from ivr.flow.model import Flow, Prompt
 from ivr.hold_music import clip_for
-from ivr.store import agents, calls, offers, transfers
+from ivr.store import agents, calls, offers, ringbacks, transfers
 from ivr.views import callback, survey, transfer
 from ivr.views.context import Context, context, field, form, number, respond
 
@@ -63,12 +63,15 @@ async def wait(request: web.Request) -> web.Response:
     # Without a music_url, the app's short clips in turn: the waitUrl comes back every 12 s.
     music = policy.music_url or urls.hold_music_url(ctx.settings, clip_for(waited))
     # Issue 16: past the service's threshold, the round sits in a <Gather> offering a callback.
-    offered = await callback.wait_round(
+    offered = None if intro else await callback.wait_round(
         ctx, request, call_sid=call_sid, service=service, caller=field(data, "From"),
         since=since, now=now, flow=flow, announcement=announcement,
         music_url=music if policy.waiting == "music" else None)
-    if offered is not None and not intro:
-        return respond(offered)
+    if offered is not None:
+        document, spoken = offered
+        await ringbacks.played(ctx.pool, call_sid, now, policy.waiting, spoken)
+        return respond(document)
+    await ringbacks.played(ctx.pool, call_sid, now, policy.waiting, intro)
     return respond(twiml.wait_music(flow.voice, music_url=music
                                     if policy.waiting == "music" else None,
                                     ringback_url=urls.ringback_url(ctx.settings),
