@@ -8,15 +8,14 @@ from aiohttp import web
 
 from ivr import acd, twiml, urls
 from ivr.store import offers
-from ivr.views.context import context, field, form, respond
+from ivr.views.context import context, field, form, respond, strict_id
 
 FAILED = {"no-answer": "pas de réponse", "busy": "ligne occupée", "failed": "appel impossible",
           "canceled": "appel annulé"}
 
 
 def _offer_id(request: web.Request) -> int | None:
-    raw = request.query.get("offer", "")
-    return int(raw) if raw.isdigit() and len(raw) < 18 else None
+    return strict_id(request.query.get("offer"))
 
 
 async def answer(request: web.Request) -> web.Response:
