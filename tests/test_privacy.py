@@ -76,7 +76,8 @@ async def test_a_day_of_calls_keeps_no_caller_number(settings: Settings, flow: F
         scripts = [
             CallerScript(inputs=(Press("2"), Press("1"), Press("5")), talk_seconds=40,
                          from_number=CALLERS[0]),
-            CallerScript(inputs=(Press("3"),), talk_seconds=30, from_number=CALLERS[1]),
+            CallerScript(inputs=(Press("3"), Press("4"), Press("1")), talk_seconds=90,
+                         from_number=CALLERS[1]),
             CallerScript(inputs=(Silence(),), hangup_after=15, from_number=CALLERS[2]),
             CallerScript(inputs=(Press("2"),), hangup_after=4, from_number=CALLERS[3]),
             CallerScript(inputs=(Press("9"), Press("2")), talk_seconds=20,
@@ -89,6 +90,8 @@ async def test_a_day_of_calls_keeps_no_caller_number(settings: Settings, flow: F
             assert result.error is None, result.transcript
             h.clock.advance(600)
         assert await pool.fetchval("SELECT count(*) FROM calls") == len(CALLERS)
+        assert await pool.fetchval("SELECT count(*) FROM transfers") >= 1
+        assert await pool.fetchval("SELECT count(*) FROM survey_answers") >= 1
         dump = await dump_database(pool)
     logs = [f"{r.name} {r.levelname} {r.getMessage()} {r.exc_text or ''}"
             for r in caplog.records]
