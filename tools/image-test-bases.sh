@@ -17,7 +17,18 @@ if [ ! -x "$ROOTFS/usr/bin/prometheus" ]; then
         bookworm "$ROOTFS" "$MIRROR"
     rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/*
 fi
-cat > "$ROOTFS/usr/local/bin/postgres-entrypoint" <<'SH'
+mkdir -p "$ROOTFS/prometheus"
+# A TLS-intercepting proxy's CA, if the host trusts one, so pip in the build reaches PyPI.
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+    cp /usr/local/share/ca-certificates/*.crt "$ROOTFS/usr/local/share/ca-certificates/"
+    chroot "$ROOTFS" update-ca-certificates >/dev/null
+fi
+have python:3.11-slim || tar -C "$ROOTFS" -c . | docker import \
+    --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/postgresql/15/bin' \
+    --change 'CMD ["python3"]' - python:3.11-slim
+have ivr-debian-base:bookworm || docker tag python:3.11-slim ivr-debian-base:bookworm
+CONTEXT=$(mktemp -d)
+cat > "$CONTEXT/postgres-entrypoint" <<'SH'
 #!/bin/sh
 # First start: initdb with the official image's variables; then PostgreSQL in the foreground.
 set -eu
@@ -36,30 +47,23 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     echo "listen_addresses = '*'" >> "$PGDATA/postgresql.conf"
     echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
     as_pg "$BIN/pg_ctl" -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
-    if [ "${POSTGRES_DB:-}" ] && [ "$POSTGRES_DB" != "${POSTGRES_USER:-postgres}" ]; then
+    if [ "${POSTGRES_DB:-postgres}" != postgres ]; then
         as_pg "$BIN/createdb" -U "${POSTGRES_USER:-postgres}" "$POSTGRES_DB"
     fi
     as_pg "$BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null
 fi
 exec setpriv --reuid=postgres --regid=postgres --init-groups "$BIN/postgres" -D "$PGDATA"
 SH
-chmod 755 "$ROOTFS/usr/local/bin/postgres-entrypoint"
-mkdir -p "$ROOTFS/prometheus"
-# A TLS-intercepting proxy's CA, if the host trusts one, so pip in the build reaches PyPI.
-if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
-    cp /usr/local/share/ca-certificates/*.crt "$ROOTFS/usr/local/share/ca-certificates/"
-    chroot "$ROOTFS" update-ca-certificates >/dev/null
-fi
-have python:3.11-slim || tar -C "$ROOTFS" -c . | docker import \
-    --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/postgresql/15/bin' \
-    --change 'CMD ["python3"]' - python:3.11-slim
-have ivr-debian-base:bookworm || docker tag python:3.11-slim ivr-debian-base:bookworm
-have postgres:16 || docker build -t postgres:16 - <<'DOCKERFILE'
+chmod 755 "$CONTEXT/postgres-entrypoint"
+have postgres:16 || cat > "$CONTEXT/Dockerfile" <<'DOCKERFILE'
 FROM ivr-debian-base:bookworm
+COPY postgres-entrypoint /usr/local/bin/postgres-entrypoint
 STOPSIGNAL SIGINT
 EXPOSE 5432
 ENTRYPOINT ["/usr/local/bin/postgres-entrypoint"]
 DOCKERFILE
+have postgres:16 || docker build -t postgres:16 "$CONTEXT"
+rm -rf "$CONTEXT"
 have prom/prometheus:v2.53.0 || docker build -t prom/prometheus:v2.53.0 - <<'DOCKERFILE'
 FROM ivr-debian-base:bookworm
 EXPOSE 9090
