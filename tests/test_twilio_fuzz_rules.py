@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -173,3 +174,13 @@ async def test_replayed_webhooks_change_nothing(settings: Settings, flow: Flow,
                 assert status == 200, url
         after = await dump_database(pool)
     assert after == before
+
+
+async def test_malformed_http_is_a_warning_not_a_traceback(
+        client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    """A request line longer than aiohttp accepts is a 400 logged as one warning line, with
+    no ERROR record carrying a traceback (aiohttp logs those as errors by default)."""
+    response = await client.post("/twilio/voice?step=" + "x" * 9000, data=b"")
+    assert response.status == 400
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("malformed request" in r.getMessage() for r in caplog.records)
