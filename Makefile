@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest rules promtool chromium clean bench bench-report
+.PHONY: run test lint typecheck pytest rules promtool chromium clean bench bench-report image-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ bench-report: $(VENV)/.installed
 # It fails only when a call is lost or miscounted, never on a speed figure.
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.run $(if $(QUICK),--quick) $(if $(SOAK),--soak $(SOAK))
+
+# make image-test: the image built, run with compose's PostgreSQL and Prometheus, one signed
+# call, a clean SIGTERM stop (needs a Docker engine; see README, "Running in containers").
+image-test:
+	sh tools/image-test.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info

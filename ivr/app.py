@@ -8,7 +8,7 @@ import asyncpg
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from ivr import acd, keys
+from ivr import acd, http_errors, keys
 from ivr.callbacks.ticker import callback_ticker
 from ivr.clock import Clock, SystemClock
 from ivr.console import setup_console
@@ -84,6 +84,7 @@ async def _dispatcher(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings, *, clock: Clock | None = None, flow: Flow | None = None,
                pool: asyncpg.Pool | None = None) -> web.Application:
     """Build the server; with `pool` given, the caller owns the database (tests do)."""
+    http_errors.install()
     app = web.Application(middlewares=[body_deadline(settings.body_timeout_seconds,
                                                      MAX_FORM_BYTES),
                                        twilio_guard, admin.admin_guard],
@@ -146,12 +147,13 @@ def _routes(app: web.Application, ringback: bytes) -> None:
     r.add_post("/twilio/agent/fallback", agent.fallback, name="agent_fallback")
     r.add_get("/audio/ringback.wav", ringback_audio, name="ringback")
     clips = [clip_wav(i) for i in range(CLIPS)]
+    names = [str(i) for i in range(CLIPS)]
 
     async def hold_audio(request: web.Request) -> web.Response:
         n = request.match_info["n"]
-        if not n.isdigit() or int(n) >= len(clips):
+        if n not in names:  # not str.isdigit(): int("²") would raise
             raise web.HTTPNotFound()
-        return web.Response(body=clips[int(n)], content_type="audio/wav",
+        return web.Response(body=clips[names.index(n)], content_type="audio/wav",
                             headers={"Cache-Control": "public, max-age=86400"})
 
     r.add_get("/audio/hold/{n}.wav", hold_audio, name="hold_music")

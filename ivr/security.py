@@ -9,12 +9,12 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 from aiohttp import web
 
-from ivr import degraded, keys
+from ivr import degraded, keys, twilio_form
 from ivr.fallback import fallback_twiml
 from ivr.replay import replay_time, replayed
 
 log = logging.getLogger(__name__)
-MAX_FORM_BYTES = 64 * 1024
+MAX_FORM_BYTES = twilio_form.MAX_FORM_BYTES
 TWIML = "application/xml"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
@@ -31,16 +31,16 @@ async def twilio_guard(request: web.Request, handler: Handler) -> web.StreamResp
     """Check the signature, limit the body, time the handler, and never answer a 500."""
     if not request.path.startswith("/twilio/"):
         return await handler(request)
-    if request.content_length is not None and request.content_length > MAX_FORM_BYTES:
-        request.app[keys.METRICS].webhook_rejected.labels("too_large").inc()
-        return web.Response(status=413, text="request body too large\n")
     try:
-        form = await request.post()
+        form = await twilio_form.read(request)
+        params = twilio_form.query(request)
     except web.HTTPRequestEntityTooLarge:
         request.app[keys.METRICS].webhook_rejected.labels("too_large").inc()
         return web.Response(status=413, text="request body too large\n")
-    except ValueError:
-        return _reject(request, "malformed")
+    except twilio_form.Refusal as refusal:
+        request.app[keys.METRICS].webhook_rejected.labels(refusal.reason).inc()
+        log.warning("refused %s %s: %s", request.method, request.path, refusal.reason)
+        return web.Response(status=refusal.status, text=f"refused: {refusal.reason}\n")
     signature = request.headers.get("X-Twilio-Signature")
     if not signature:
         return _reject(request, "missing_signature")
@@ -48,11 +48,16 @@ async def twilio_guard(request: web.Request, handler: Handler) -> web.StreamResp
     url = request.app[keys.SETTINGS].public_url + request.raw_path
     try:
         valid = request.app[keys.VALIDATOR].validate(url, form, signature)
-    except Exception:  # a malformed header must not become a 500
-        log.exception("signature check failed")
+    except Exception as exc:  # a malformed header must not become a 500 (nor a traceback)
+        log.warning("signature check failed: %r", exc)
         return _reject(request, "validator_error")
     if not valid:
         return _reject(request, "bad_signature")
+    try:
+        twilio_form.check_query(params)
+    except twilio_form.Refusal as refusal:
+        return web.Response(status=refusal.status, text=f"refused: {refusal.reason}\n")
+    request[twilio_form.FORM_KEY] = twilio_form.clean(form)
     return await _answer(request, handler)
 
 

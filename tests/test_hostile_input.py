@@ -71,3 +71,18 @@ def test_any_input_gives_safe_twiml(settings: Settings, flow: Flow, db_url: str)
 
 settings_for_ci = settings(max_examples=120, deadline=None,
                            suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def test_openapi_document_covers_every_admin_route(settings: Settings, flow: Flow) -> None:
+    """Each /admin/ route the router serves, with its method, is an operation of the OpenAPI
+    document, so schemathesis (tests/test_openapi.py) exercises a new route automatically."""
+    from ivr.views.openapi import document
+
+    app = create_app(settings, flow=flow)
+    served = {(route.method.lower(), route.resource.canonical)
+              for route in app.router.routes()
+              if route.resource is not None and route.resource.canonical.startswith("/admin/")
+              and route.method != "HEAD"}
+    paths = document(list(flow.services))["paths"]
+    described = {(method, path) for path, ops in paths.items() for method in ops}
+    assert served == described

@@ -10,7 +10,7 @@ from ivr import keys, twiml, urls
 from ivr.fallback import fallback_twiml
 from ivr.flow.model import Prompt
 from ivr.store import offers
-from ivr.views.context import context, field, form, respond
+from ivr.views.context import context, field, form, respond, strict_id
 
 # Short, so a live standardist's key costs the caller little: they press during it.
 KEY_PROMPT = "Appel pour {label}. Appuyez sur une touche."
@@ -21,8 +21,7 @@ FAILED = {"no-answer": "pas de réponse", "busy": "ligne occupée", "failed": "a
 
 
 def _offer_id(request: web.Request) -> int | None:
-    raw = request.query.get("offer", "")
-    return int(raw) if raw.isdigit() and len(raw) < 18 else None
+    return strict_id(request.query.get("offer"))
 
 
 async def answer(request: web.Request) -> web.Response:

@@ -31,6 +31,8 @@ REFUSED = {"400": _answer("bad input, the message says which field", ERROR),
 SERVICE: dict[str, Any] = {"type": "string"}
 AGENT_ID = {"name": "agent_id", "in": "path", "required": True,
             "schema": {"type": "string", "pattern": "^[0-9]{1,9}$"}}
+CALL_SID = {"name": "call_sid", "in": "path", "required": True,
+            "schema": {"type": "string", "pattern": "^CA[0-9a-f]{32}$"}}
 TEXT = {"type": "string", "pattern": "^[^\\x00-\\x1f\\x7f]*$"}
 
 DOCUMENT: dict[str, Any] = {
@@ -84,6 +86,28 @@ DOCUMENT: dict[str, Any] = {
                                                   AGENT),
                                    "404": _answer("no such agent", ERROR), **REFUSED}},
         },
+        "/admin/calls/{call_sid}/transfer": {
+            "post": {"operationId": "transferCall", "parameters": [CALL_SID],
+                     "requestBody": {"required": True, "content": _json({
+                         "type": "object", "additionalProperties": False,
+                         "required": ["service"],
+                         "properties": {"service": SERVICE,
+                                        "by": {**TEXT, "nullable": True, "maxLength": 100}}})},
+                     "responses": {"200": _answer("the caller is queued for the new service", {
+                         "type": "object",
+                         "required": ["call_sid", "from_service", "to_service"],
+                         "properties": {"call_sid": {"type": "string"},
+                                        "from_service": {"type": "string"},
+                                        "to_service": {"type": "string"}}}),
+                                   "404": _answer("no such call", ERROR),
+                                   "409": _answer("the call cannot be transferred now", ERROR),
+                                   "502": _answer("Twilio refused to redirect the call", ERROR),
+                                   **REFUSED}},
+        },
+        "/admin/openapi.json": {
+            "get": {"operationId": "openapi", "responses": {
+                "200": _answer("this document", {"type": "object"}), **REFUSED}},
+        },
     },
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -117,6 +141,9 @@ def document(services: list[str]) -> dict[str, Any]:
     post = filled["paths"]["/admin/agents"]["post"]
     schema = post["requestBody"]["content"]["application/json"]["schema"]
     schema["properties"]["services"]["items"] = {**SERVICE, "enum": services}
+    move = filled["paths"]["/admin/calls/{call_sid}/transfer"]["post"]
+    move["requestBody"]["content"]["application/json"]["schema"]["properties"]["service"] = {
+        **SERVICE, "enum": services}
     return filled
 
 

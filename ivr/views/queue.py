@@ -13,7 +13,7 @@ from ivr.flow.model import Flow, Prompt
 from ivr.hold_music import clip_for
 from ivr.store import agents, calls, offers, ringbacks, transfers
 from ivr.views import callback, survey, transfer
-from ivr.views.context import Context, context, field, form, number, respond
+from ivr.views.context import Context, context, field, form, number, respond, strict_id
 
 
 def _lang(ctx: Context, request: web.Request) -> str | None:
@@ -109,8 +109,9 @@ async def pickup(request: web.Request) -> web.Response:
         outcomes.count(ctx.metrics, ended)
         if ended is None:  # already answered once: a transferred caller's second pickup
             await transfer.second_wait_ends(ctx, caller_sid, now, "answered")
-        if offer_id.isdigit():
-            await offers.picked(ctx.pool, int(offer_id), caller_sid)
+        picked = strict_id(offer_id)
+        if picked is not None:
+            await offers.picked(ctx.pool, picked, caller_sid)
     return respond(twiml.empty())
 
 
