@@ -31,7 +31,8 @@ from twilio.request_validator import RequestValidator
 
 ROUTES = {"/twilio/voice": "voice", "/twilio/gather": "gather", "/twilio/queue/wait": "wait",
           "/twilio/queue/done": "queue_done", "/twilio/queue/pickup": "pickup",
-          "/twilio/agent/answer": "agent_answer", "/twilio/agent/dial-done": "agent_dial_done",
+          "/twilio/agent/answer": "agent_answer", "/twilio/agent/accept": "agent_accept",
+          "/twilio/agent/dial-done": "agent_dial_done",
           "/twilio/agent/status": "agent_status", "/twilio/status": "status"}
 KEYS = ("1", "2", "3", "4", "0")  # the Loire menu's services, in turn
 RINGBACK_SECONDS = 5.0  # a waitUrl answer plays one ringback cycle before the next request
@@ -204,7 +205,13 @@ async def run_first(cfg: dict[str, Any], session: aiohttp.ClientSession) -> dict
 
     await _closed_loop(cfg["concurrency"], seconds, hang_up)
     result["stages"]["status"] = _stage(stats, seconds)
-    result["self_served"] = len(hung_up)
+    # Callers routed but not hung up in the window hang up now (unmeasured), as real callers
+    # do: left queued with no waitUrl they would keep the later phases' standardists busy.
+    twilio.stats = Stats()
+    while await hang_up():
+        pass
+    # Routed, then gone before any waitUrl: queued from the <Enqueue> answer, so abandoned.
+    result["abandoned"] = len(hung_up)
     result["errors"].update(stats.errors)
     return result
 
@@ -265,6 +272,10 @@ class Switch:
                                   ("answered", "in-progress")):
                 await self.twilio.post(status_url, params(status, CallbackSource=event))
             doc = await self.twilio.post(create["Url"], params("in-progress"))
+            key = doc.find("Gather")
+            if key is not None:  # "press a key to take the call": the standardist presses 1
+                doc = await self.twilio.post(key.get("action", ""),
+                                             params("in-progress", Digits="1"))
             dial = doc.find("Dial")
             if dial is not None:
                 member = await self.dequeue(dial, params)

@@ -207,7 +207,7 @@ class Bench:
         self.pg_url = pg_url
         self.rest_port = free_port()
         self.phases: list[dict[str, Any]] = []
-        self.sent = {"calls": 0, "voice": 0, "answered": 0, "self_served": 0, "ceiling": 0}
+        self.sent = {"calls": 0, "voice": 0, "answered": 0, "abandoned": 0, "ceiling": 0}
 
     async def phase(self, server: Server, mode: str, concurrency: int, seconds: float,
                     round_no: int, **extra: Any) -> dict[str, Any]:
@@ -237,7 +237,7 @@ class Bench:
         else:
             self.sent["voice"] += result["stages"]["voice"]["routes"].get(
                 "voice", {}).get("requests", 0)
-            self.sent["self_served"] += result.get("self_served", 0)
+            self.sent["abandoned"] += result.get("abandoned", 0)
 
     async def rounds(self, ivr: Server, ceiling: Server) -> None:
         """Interleaved contenders, rotating the order each round."""
@@ -283,10 +283,10 @@ class Bench:
                                                     outcomes.get("answered", 0)),
             "answered: complete calls = /metrics": (self.sent["answered"],
                                                     metric_outcomes.get("answered", 0)),
-            "hung up in menu: sent = database": (self.sent["self_served"],
-                                                 outcomes.get("self_served", 0)),
-            "hung up in menu: sent = /metrics": (self.sent["self_served"],
-                                                 metric_outcomes.get("self_served", 0)),
+            "hung up once routed: sent = database": (self.sent["abandoned"],
+                                                     outcomes.get("abandoned", 0)),
+            "hung up once routed: sent = /metrics": (self.sent["abandoned"],
+                                                     metric_outcomes.get("abandoned", 0)),
             "first webhooks: answered = /metrics": (self.sent["voice"], voice_requests),
             "webhooks answered with the fallback": (0, errors),
             "ceiling: calls made = its database": (self.sent["ceiling"], ceiling_calls),

@@ -57,6 +57,9 @@ async def test_status_change_ends_leftover_offers_and_offers_again(pool: asyncpg
     left = await pool.fetchrow("SELECT state, result FROM offers WHERE id = $1", offer_id)
     assert left is not None
     assert (left["state"], left["result"]) == ("completed", "reset")
+    # The caller is still there: their waitUrl keeps coming (a ghost is never offered).
+    await pool.execute("UPDATE calls SET queue_seen_at = $1 WHERE call_sid = 'CAwaiting'",
+                       NOW + timedelta(minutes=5))
     claim = await offers.claim(pool, NOW + timedelta(minutes=5), timedelta(seconds=35))
     assert claim is not None
     assert claim.for_call_sid == "CAwaiting"

@@ -201,3 +201,19 @@ async def test_after_a_restart_offers_are_reconciled_from_twilio(
                                "WHERE agent_call_sid IS NOT NULL ORDER BY id")
     assert [r["result"] for r in results] == ["reconciled:completed", None,
                                               "reconciled:no-answer"]
+
+
+async def test_a_routed_caller_whose_first_wait_url_never_came_is_not_offered(
+        pool: asyncpg.Pool) -> None:
+    """Twilio asks for the waitUrl as soon as a caller joins: routed 20 s ago with none, the
+    caller is not there and no standardist is rung; routed 5 s ago, they are offered."""
+    await _agent(pool, "Claire", "+33477000001")
+    await pool.execute(
+        """INSERT INTO calls (call_sid, arrived_at, state, service, requested_service,
+                              queued_at)
+           VALUES ('CAghost', $1, 'queued', 'immigration', 'immigration', $1),
+                  ('CAfresh', $2, 'queued', 'immigration', 'immigration', $2)""",
+        START - timedelta(seconds=20), START - timedelta(seconds=5))
+    claim = await offers.claim(pool, START, timedelta(seconds=35))
+    assert claim is not None
+    assert claim.for_call_sid == "CAfresh"

@@ -15,6 +15,9 @@ from ivr.store.locks import OFFER_LOCK_KEY
 # Twilio requests the waitUrl every cycle (a few seconds of ringback, a hold-music file):
 # a caller not seen for this long is gone, whatever their callbacks said.
 GONE_AFTER = timedelta(minutes=3)
+# Twilio requests the waitUrl as soon as a caller joins the queue: one routed this long ago
+# whose first waitUrl never came is not there (the sweep ends them), so is not offered.
+FIRST_WAIT_WITHIN = timedelta(seconds=15)
 OFFERABLE = "(status = 'available' OR (status = 'wrap_up' AND wrap_up_until <= $1))"
 
 
@@ -114,10 +117,12 @@ async def claim(pool: asyncpg.Pool, now: datetime, stale_after: timedelta,
         waiting = await conn.fetch(
             """SELECT c.call_sid, c.service, c.queued_at FROM calls c
                WHERE c.state = 'queued'
-               AND (c.queue_seen_at IS NULL OR c.queue_seen_at >= $1) AND NOT EXISTS (
+               AND (c.queue_seen_at >= $1
+                    OR (c.queue_seen_at IS NULL AND c.queued_at >= $2)) AND NOT EXISTS (
                    SELECT 1 FROM offers o WHERE o.for_call_sid = c.call_sid
                    AND o.state IN ('ringing', 'answered') AND o.picked_call_sid IS NULL)
-               ORDER BY c.queued_at, c.call_sid LIMIT 50""", now - gone_after)
+               ORDER BY c.queued_at, c.call_sid LIMIT 50""", now - gone_after,
+            now - FIRST_WAIT_WITHIN)
         for caller in await _with_callbacks(conn, waiting, now):
             agent = await conn.fetchrow(
                 f"""SELECT id, contact FROM agents a
