@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from ivr import keys
+from ivr.dialer import Dialer
 from ivr.flow.model import Flow
 from ivr.ringback import RATE, pcm16_wav
 from ivr.settings import Settings
@@ -244,3 +245,24 @@ async def test_hold_music_lasts_as_long_as_the_file() -> None:
     assert [p.rsplit(" ", 1)[1] for p in plays] == ["(7.0s)", "(42.0s)", "(30.0s)"]
     ended = result.transcript.lines[-1]
     assert ended.startswith("[   79.")
+
+
+async def test_call_resource_reports_a_status_whose_callback_was_lost(
+        settings: Settings, flow: Flow, db_url: str) -> None:
+    """The REST stand-in answers GET .../Calls/{sid}.json as Twilio does: an agent leg's
+    final status even when its final callback was lost, and nothing for an unknown call."""
+    async with running(settings, flow, db_url, paris(OPEN)) as h:
+        pool = _pool(h)
+        agent = await agents.add(pool, "A", "+33477000001", ["immigration"], h.clock.now())
+        await agents.set_status(pool, agent.id, "available", h.clock.now())
+        h.twilio.agent_scripts["+33477000001"] = AgentScript(
+            answer_after=2, talk_seconds=5, final_callback=False)
+        await h.twilio.call(CallerScript(inputs=(Press("2"),), talk_seconds=5))
+        await h.twilio.settle()
+        dialer = Dialer(h.settings)
+        try:
+            found = await dialer.call_status(h.twilio.agent_calls[0]["Sid"])
+            unknown = await dialer.call_status("CA" + "0" * 32)
+        finally:
+            await dialer.close()
+    assert (found, unknown) == ("completed", None)

@@ -43,6 +43,8 @@ class AgentLeg:
     async def callback(self, event: str, status: str, **extra: str) -> None:
         """A status callback, when the REST request asked for this event."""
         url = self.create.get("StatusCallback")
+        # Twilio's call resource knows the status even when its callback is lost.
+        self.t.call_statuses[self.sid] = status
         if event == "completed" and not self.script.final_callback:
             return
         if url and (event in self.events or event == "completed"):

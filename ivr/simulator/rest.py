@@ -60,10 +60,26 @@ async def update_call(request: web.Request) -> web.Response:
                               "status": "in-progress", "api_version": "2010-04-01"})
 
 
+async def fetch_call(request: web.Request) -> web.Response:
+    """Answer like Twilio's Call fetch: an agent leg's status, or 404 for an unknown call."""
+    twilio = request.app[TWILIO]
+    if request.match_info["account"] != twilio.account_sid or not _authorized(request, twilio):
+        return web.json_response({"code": 20003, "message": "Authenticate", "status": 401},
+                                 status=401)
+    sid = request.match_info["sid"]
+    status = twilio.call_statuses.get(sid)
+    if status is None:
+        return web.json_response({"code": 20404, "message": "Not found", "status": 404},
+                                 status=404)
+    return web.json_response({"sid": sid, "account_sid": twilio.account_sid,
+                              "status": status, "api_version": "2010-04-01"})
+
+
 def rest_app(twilio: FakeTwilio) -> web.Application:
     """The REST stand-in as an aiohttp application."""
     app = web.Application()
     app[TWILIO] = twilio
     app.router.add_post("/2010-04-01/Accounts/{account}/Calls.json", create_call)
     app.router.add_post("/2010-04-01/Accounts/{account}/Calls/{sid}.json", update_call)
+    app.router.add_get("/2010-04-01/Accounts/{account}/Calls/{sid}.json", fetch_call)
     return app

@@ -48,6 +48,8 @@ class FakeTwilio(WebhookClient):
         self.default_agent = AgentScript()
         self.agent_calls: list[dict[str, str]] = []
         self.agent_legs: list[asyncio.Task[None]] = []
+        # Each agent leg's status as Twilio's call resource reports it (GET .../Calls/{sid}).
+        self.call_statuses: dict[str, str] = {}
         # Callers' legs by CallSid, for REST updates; the admin token agents' transfers use.
         self.callers: dict[str, CallerLeg] = {}
         self.admin_token = ""
