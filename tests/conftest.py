@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestClient
 
+from ivr.app import create_app
 from ivr.db.embedded import EmbeddedPostgres
 from ivr.db.migrate import migrate_url
 from ivr.db.pool import create_pool
@@ -22,6 +24,7 @@ from ivr.flow.loader import load_flow
 from ivr.flow.model import Flow
 from ivr.settings import Settings
 from ivr.simulator.harness import Harness, running
+from tests.loopback import loopback
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = "ivr_template"
@@ -141,13 +144,19 @@ async def rest_calls(settings: Settings) -> AsyncIterator[tuple[Settings, list[d
 
     app = web.Application()
     app.router.add_post("/2010-04-01/Accounts/{account}/Calls.json", create)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    try:
-        yield settings.with_overrides(
-            twilio_api_base_url=f"http://127.0.0.1:{sock.getsockname()[1]}"), placed
-    finally:
-        await runner.cleanup()
+    async with loopback(app) as base:
+        yield settings.with_overrides(twilio_api_base_url=base), placed
+
+
+# The URL Twilio signs when the app sits behind a proxy (the app itself listens locally).
+PUBLIC = "https://ivr.prefecture.example"
+Client = TestClient[Any, Any]
+MakeClient = Callable[[web.Application], Awaitable[Client]]
+
+
+@pytest.fixture
+async def client(aiohttp_client: MakeClient, settings: Settings, flow: Flow,
+                 pool: asyncpg.Pool) -> Client:
+    """The app behind a proxy: Twilio signs the public https URL; the app listens locally."""
+    return await aiohttp_client(create_app(settings.with_overrides(public_url=PUBLIC),
+                                           flow=flow, pool=pool))

@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 import asyncpg
-import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from ivr import keys
 from ivr.app import create_app
 from ivr.flow.model import Flow
 from ivr.settings import Settings
 from ivr.simulator.twiml_check import parse
+from tests.conftest import PUBLIC, Client, MakeClient
 from tests.helpers import call_params, signature, signed_post
-
-PUBLIC = "https://ivr.prefecture.example"
-Client = TestClient[Any, Any]
-MakeClient = Callable[[web.Application], Awaitable[Client]]
-
-
-@pytest.fixture
-async def client(aiohttp_client: MakeClient, settings: Settings, flow: Flow,
-                 pool: asyncpg.Pool) -> Client:
-    """The app behind a proxy: Twilio signs the public https URL; we listen locally."""
-    app = create_app(settings.with_overrides(public_url=PUBLIC), flow=flow, pool=pool)
-    return await aiohttp_client(app)
 
 
 async def _calls(pool: asyncpg.Pool) -> int:

@@ -4,7 +4,7 @@ PostgreSQL, with the dispatcher on the wall clock and the app's time moved by ha
 from __future__ import annotations
 
 import asyncio
-import socket
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -18,6 +18,7 @@ from ivr.settings import Settings
 from ivr.store import agents, offers
 from ivr.sweep import ORPHAN_AFTER, SWEEP_EVERY, sweep
 from tests.helpers import HandClock, until
+from tests.loopback import loopback
 
 START = datetime(2026, 11, 25, 9, tzinfo=UTC)
 
@@ -163,13 +164,9 @@ async def test_after_a_restart_offers_are_reconciled_from_twilio(
 
     app = web.Application()
     app.router.add_get("/2010-04-01/Accounts/{account}/Calls/{sid}.json", fetch)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
+    stand_in = contextlib.AsyncExitStack()
     twilio = settings.with_overrides(
-        twilio_api_base_url=f"http://127.0.0.1:{sock.getsockname()[1]}")
+        twilio_api_base_url=await stand_in.enter_async_context(loopback(app)))
     ids = {}
     for i, sid in enumerate(statuses, start=1):
         await _queued(pool, f"CAcaller{i}", START, START)
@@ -191,7 +188,7 @@ async def test_after_a_restart_offers_are_reconciled_from_twilio(
         await dispatcher.stop()
     finally:
         await deps.dialer.close()
-        await runner.cleanup()
+        await stand_in.aclose()
     listed = {a.id: a.status for a in await agents.list_all(pool, clock.now())}
     assert listed[ids["CA" + "1" * 32]] == "available"
     assert listed[ids["CA" + "2" * 32]] == "busy"

@@ -5,18 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
 import asyncpg
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 from multidict import MultiDict
 
 from ivr import keys
-from ivr.app import create_app
 from ivr.flow.model import Flow
 from ivr.settings import Settings
 from ivr.simulator.harness import running
@@ -24,22 +20,11 @@ from ivr.simulator.script import AgentScript, CallerScript, Press
 from ivr.simulator.twiml_check import parse
 from ivr.store import agents
 from ivr.views.context import INT_MAX, strict_id
-from tests.conftest import OPEN, paris
+from tests.conftest import OPEN, PUBLIC, Client, paris
 from tests.helpers import call_params, signature, signed_post
 from tests.test_privacy import dump_database
 
-PUBLIC = "https://ivr.prefecture.example"
 FORM = "application/x-www-form-urlencoded"
-Client = TestClient[Any, Any]
-MakeClient = Callable[[web.Application], Awaitable[Client]]
-
-
-@pytest.fixture
-async def client(aiohttp_client: MakeClient, settings: Settings, flow: Flow,
-                 pool: asyncpg.Pool) -> Client:
-    """The app as Twilio sees it through the public URL."""
-    app = create_app(settings.with_overrides(public_url=PUBLIC), flow=flow, pool=pool)
-    return await aiohttp_client(app)
 
 
 async def _post(client: Client, path: str, body: bytes, content_type: str,
