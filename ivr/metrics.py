@@ -22,8 +22,10 @@ OFFER_RESULTS = ("placed", "error", "answered", "no_caller", "no-answer", "busy"
 RING_MEANING = ("With ringback, a ring is a ringback cycle the caller heard begin (waitUrl round "
                 "trips delay each one); with hold music, a ring is a slice of the queue wait as "
                 "long as a ring cycle (IVR_RING_CYCLE_SECONDS).")
+# The signature guard's reasons, then ivr/twilio_form.py's (strict reading of the form).
 REJECT_REASONS = ("too_large", "malformed", "missing_signature", "validator_error",
-                  "bad_signature")
+                  "bad_signature", "not_utf8", "repeated_form_key", "repeated_query_key",
+                  "content_type", "charset", "control_character")
 
 
 class Metrics:

@@ -56,6 +56,7 @@ async def twilio_guard(request: web.Request, handler: Handler) -> web.StreamResp
     try:
         twilio_form.check_query(params)
     except twilio_form.Refusal as refusal:
+        request.app[keys.METRICS].webhook_rejected.labels(refusal.reason).inc()
         return web.Response(status=refusal.status, text=f"refused: {refusal.reason}\n")
     request[twilio_form.FORM_KEY] = twilio_form.clean(form)
     return await _answer(request, handler)

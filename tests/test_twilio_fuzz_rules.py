@@ -75,6 +75,23 @@ async def test_repeated_query_key_is_refused(client: Client) -> None:
     assert status == 400
 
 
+async def test_refusals_are_counted_on_series_exported_from_start(client: Client) -> None:
+    """Each strict-reading refusal moves its own reason's series, present at 0 from start."""
+    sample = client.app[keys.METRICS].registry.get_sample_value
+    reasons = ("repeated_query_key", "repeated_form_key", "charset")
+
+    def counts() -> list[float | None]:
+        return [sample("ivr_webhook_rejected_total", {"reason": r}) for r in reasons]
+
+    assert counts() == [0, 0, 0]
+    await signed_post(client, PUBLIC, "/twilio/queue/pickup?offer=1&offer=2", call_params())
+    pairs = [*call_params().items(), ("Digits", "2"), ("Digits", "3")]
+    await _post(client, "/twilio/gather", urlencode(pairs).encode(), FORM, MultiDict(pairs))
+    await _post(client, "/twilio/voice", urlencode(call_params()).encode(),
+                FORM + "; charset=iso-8859-1", call_params())
+    assert counts() == [1, 1, 1]
+
+
 @pytest.mark.parametrize(("content_type", "expected"), [
     (FORM, 200), (FORM + "; charset=utf-8", 200), (FORM + "; charset=UTF-8", 200),
     (FORM + "; charset=iso-8859-1", 415), (FORM + "; charset=utf-16", 415),
