@@ -10,13 +10,13 @@ from twilio.request_validator import RequestValidator
 
 from ivr import acd, http_errors, keys
 from ivr.callbacks.ticker import callback_ticker
-from ivr.clock import Clock, SystemClock
+from ivr.clock import Clock, SystemClock, WallTimer
 from ivr.console import setup_console
 from ivr.crisis_cache import CrisisCache
 from ivr.db.pool import database
 from ivr.degraded import OUTAGE
 from ivr.dialer import Dialer
-from ivr.dispatch import Dispatcher, Timer, WallTimer
+from ivr.dispatch import Dispatcher, Timer
 from ivr.flow.loader import load_flow
 from ivr.flow.model import Flow
 from ivr.hold_music import CLIPS, clip_wav

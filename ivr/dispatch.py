@@ -26,8 +26,8 @@ from typing import Any, Protocol, runtime_checkable
 import asyncpg
 
 from ivr import acd
+from ivr.clock import Wake
 from ivr.db.pool import connect_beside
-from ivr.simulator.clock import Wake
 from ivr.store import offers
 from ivr.sweep import SWEEP_EVERY, Swept, reconcile, sweep
 
@@ -47,27 +47,6 @@ class Timer(Protocol):
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Start a task."""
         ...
-
-
-class WallTimer:
-    """Sleeping on the event loop's clock."""
-
-    async def sleep(self, seconds: float, wake: Any = None) -> bool:
-        """Sleep until `seconds` pass or `wake` fires."""
-        if wake is not None and wake.fired:
-            return True
-        event = asyncio.Event()
-        if wake is not None:
-            wake._notify = event.set
-        try:
-            await asyncio.wait_for(event.wait(), None if math.isinf(seconds) else seconds)
-        except TimeoutError:
-            return False
-        return True
-
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Start a task on the running loop."""
-        return asyncio.get_running_loop().create_task(coro)
 
 
 class Dispatcher:

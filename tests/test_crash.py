@@ -26,10 +26,11 @@ import asyncpg
 import pytest
 from aiohttp import web
 
+from ivr.clock import Wake
 from ivr.db.embedded import EmbeddedPostgres
 from ivr.flow.hours import closed_reason
 from ivr.flow.loader import load_flow
-from ivr.simulator.clock import RealClock, Wake
+from ivr.simulator.clock import RealClock
 from ivr.simulator.rest import rest_app
 from ivr.simulator.script import AgentScript, CallerScript, CallResult, Press
 from ivr.simulator.twilio import FakeTwilio

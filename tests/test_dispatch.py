@@ -14,9 +14,9 @@ from aiohttp.test_utils import TestClient
 
 from ivr import acd, keys
 from ivr.app import create_app
-from ivr.clock import SystemClock
+from ivr.clock import SystemClock, WallTimer
 from ivr.dialer import Dialer
-from ivr.dispatch import CHANNEL, Dispatcher, WallTimer
+from ivr.dispatch import CHANNEL, Dispatcher
 from ivr.fallback import AGENT_SORRY
 from ivr.flow.model import Flow
 from ivr.metrics import Metrics

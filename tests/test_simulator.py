@@ -11,7 +11,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from twilio.request_validator import RequestValidator
 
-from ivr.simulator.clock import VirtualClock, Wake
+from ivr.clock import Wake
+from ivr.simulator.clock import VirtualClock
 from ivr.simulator.script import CallerScript, CallResult, Input, Press, Say
 from ivr.simulator.twilio import FakeTwilio
 from ivr.simulator.twiml_check import (

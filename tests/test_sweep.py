@@ -11,8 +11,9 @@ import asyncpg
 from aiohttp import web
 
 from ivr import acd
+from ivr.clock import WallTimer
 from ivr.dialer import Dialer
-from ivr.dispatch import Dispatcher, WallTimer
+from ivr.dispatch import Dispatcher
 from ivr.metrics import Metrics
 from ivr.settings import Settings
 from ivr.store import agents, offers

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ivr.clock import Wake
 from ivr.simulator import callbacks
-from ivr.simulator.clock import Wake
 from ivr.simulator.http import API_VERSION
 from ivr.simulator.queues import Member
 from ivr.simulator.script import AgentScript

@@ -8,9 +8,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ivr.clock import Wake
 from ivr.flow.speaking import say_seconds
 from ivr.simulator import callbacks
-from ivr.simulator.clock import Wake
 from ivr.simulator.http import API_VERSION, new_sid
 from ivr.simulator.queues import Member
 from ivr.simulator.script import CallerScript, CallResult, Input, Press, Say, Silence

@@ -6,24 +6,11 @@ import asyncio
 import heapq
 import itertools
 import math
-from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime, timedelta
+from collections.abc import Coroutine
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-
-class Wake:
-    """A signal that ends a sleep early (an agent dequeued the caller, for example)."""
-
-    def __init__(self) -> None:
-        self.fired = False
-        self._notify: Callable[[], None] | None = None
-
-    def fire(self) -> None:
-        """End the sleep now (or the next one, if none is under way)."""
-        if not self.fired:
-            self.fired = True
-            if self._notify is not None:
-                self._notify()
+from ivr.clock import SystemClock, Wake, WallTimer
 
 
 class SimClock(Protocol):
@@ -42,31 +29,8 @@ class SimClock(Protocol):
         ...
 
 
-class RealClock:
+class RealClock(SystemClock, WallTimer):
     """Wall-clock time, for driving a server at a URL."""
-
-    def now(self) -> datetime:
-        """The wall-clock time in UTC."""
-        return datetime.now(UTC)
-
-    async def sleep(self, seconds: float, wake: Wake | None = None) -> bool:
-        """Sleep on the wall clock."""
-        if wake is None:
-            await asyncio.sleep(seconds)
-            return False
-        if wake.fired:
-            return True
-        event = asyncio.Event()
-        wake._notify = event.set
-        try:
-            await asyncio.wait_for(event.wait(), timeout=None if math.isinf(seconds) else seconds)
-        except TimeoutError:
-            return False
-        return True
-
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Start an actor."""
-        return asyncio.get_running_loop().create_task(coro)
 
 
 class VirtualClock:

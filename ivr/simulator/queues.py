@@ -6,7 +6,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ivr.simulator.clock import Wake
+from ivr.clock import Wake
 from ivr.simulator.http import new_sid
 from ivr.simulator.twiml_check import Verb
 
