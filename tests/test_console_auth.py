@@ -212,3 +212,14 @@ async def test_signing_out_offline_ends_the_session_and_is_audited(
     entry = (await audit.recent(pool))[0]
     assert (entry.actor, entry.action, entry.detail["to"]) == (
         f"Claire (#{agent_id})", "agent.status", "offline")
+
+
+async def test_login_by_id_takes_only_ascii_digits(pool: asyncpg.Pool) -> None:
+    """A login is an id only when it is ASCII digits in range: "²" or a huge number is no
+    one (never a crash), and the agent's own id finds them."""
+    agent_id = await make_agent(pool, "Claire", "+33477000001", ["reception"], paris(OPEN))
+    found = await accounts.find_for_login(pool, str(agent_id))
+    assert found is not None
+    assert found.name == "Claire"
+    for login in ("²", "٣", "99999999999999999999"):
+        assert await accounts.find_for_login(pool, login) is None, login

@@ -14,12 +14,12 @@ from multidict import MultiDict
 
 from ivr import keys
 from ivr.flow.model import Flow
+from ivr.ids import INT_MAX, strict_id
 from ivr.settings import Settings
 from ivr.simulator.harness import running
 from ivr.simulator.script import AgentScript, CallerScript, Press
 from ivr.simulator.twiml_check import parse
 from ivr.store import agents
-from ivr.views.context import INT_MAX, strict_id
 from tests.conftest import OPEN, PUBLIC, Client, paris
 from tests.helpers import call_params, signature, signed_post
 from tests.test_privacy import dump_database
@@ -57,6 +57,24 @@ async def test_odd_offer_ids_are_safe(client: Client, route: str, offer: str) ->
     parse(body.encode(), "application/xml", status)
     assert client.app[keys.METRICS].registry.get_sample_value(
         "ivr_webhook_errors_total", {"route": route.rsplit("/", 1)[1]}) in (None, 0.0)
+
+
+@pytest.mark.parametrize("odd", ["%C2%B2", "99999999999999999999", "0", "%D9%A3"])
+@pytest.mark.parametrize(("route", "name"), [
+    ("/twilio/callback/agent", "callback_agent"), ("/twilio/callback/reached", "callback_reached"),
+    ("/twilio/callback/dial-done", "callback_dial_done"),
+    ("/twilio/callback/confirm", "callback_confirm")])
+async def test_odd_callback_ids_are_safe(client: Client, route: str, name: str,
+                                         odd: str) -> None:
+    """A callback leg's `offer`, `callback` or `tries` of "²" or beyond bigint gets valid
+    TwiML, not a crash."""
+    path = f"{route}?offer={odd}&callback={odd}&tries={odd}"
+    status, body = await signed_post(client, PUBLIC, path, call_params(
+        CallStatus="completed", DialCallStatus="no-answer", Digits="1"))
+    assert status == 200, body
+    parse(body.encode(), "application/xml", status)
+    assert client.app[keys.METRICS].registry.get_sample_value(
+        "ivr_webhook_errors_total", {"route": name}) in (None, 0.0)
 
 
 async def test_repeated_key_is_refused(client: Client, pool: asyncpg.Pool) -> None:

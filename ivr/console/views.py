@@ -12,6 +12,7 @@ from aiohttp import web
 from ivr import keys
 from ivr.console import actions, auth, fragments
 from ivr.console.live import read_snapshot
+from ivr.ids import INT_MAX, strict_id
 from ivr.store import accounts, audit
 
 MESSAGES = {
@@ -188,9 +189,10 @@ async def agent_status(request: web.Request) -> web.Response:
     raw = _field(form, "agent_id", 10)
 
     async def change() -> str:
-        if not raw.isdigit():
+        agent_id = strict_id(raw, INT_MAX)
+        if agent_id is None:
             raise actions.Refused("no_agent")
-        await actions.change_status(request.app, session.account, int(raw),
+        await actions.change_status(request.app, session.account, agent_id,
                                     _field(form, "status", 20), _field(form, "reason", 200))
         return "status"
 

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
+from ivr.ids import INT_MAX, strict_id
+
 ROLES = ("agent", "manager")
 
 
@@ -40,9 +42,10 @@ def _account(row: asyncpg.Record) -> Account:
 
 async def find_for_login(pool: asyncpg.Pool, login: str) -> Account | None:
     """The agent a login names: their id, or their name (case-insensitive, if unique)."""
-    if login.isdigit() and len(login) <= 9:
+    agent_id = strict_id(login, INT_MAX)
+    if agent_id is not None:
         row = await pool.fetchrow(
-            "SELECT id, name, role, password_hash FROM agents WHERE id = $1", int(login))
+            "SELECT id, name, role, password_hash FROM agents WHERE id = $1", agent_id)
         return _account(row) if row else None
     rows = await pool.fetch(
         "SELECT id, name, role, password_hash FROM agents WHERE lower(name) = lower($1) LIMIT 2",

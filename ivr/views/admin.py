@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from ivr import keys
+from ivr.ids import INT_MAX, strict_id
 from ivr.security import DATABASE_ERRORS
 from ivr.store import agents, audit, crisis
 from ivr.views import transfer
@@ -21,7 +22,6 @@ from ivr.views import transfer
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ACTOR = web.RequestKey("admin_actor", str)
-_AGENT_ID = re.compile(r"[0-9]{1,9}")
 _CALL_SID = re.compile(r"CA[0-9a-f]{32}")
 
 
@@ -168,10 +168,10 @@ async def create_agent(request: web.Request) -> web.Response:
 
 
 def _agent_id(request: web.Request) -> int:
-    raw = request.match_info["agent_id"]
-    if not _AGENT_ID.fullmatch(raw):  # not str.isdigit(): "²" is a digit to it
+    agent_id = strict_id(request.match_info["agent_id"], INT_MAX)
+    if agent_id is None:
         raise web.HTTPNotFound(text='{"error": "no such agent"}', content_type="application/json")
-    return int(raw)
+    return agent_id
 
 
 async def delete_agent(request: web.Request) -> web.Response:

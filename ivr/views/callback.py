@@ -10,6 +10,7 @@ from ivr import outcomes, twiml, urls
 from ivr.callbacks import offer as policy
 from ivr.callbacks.numbers import NumberBox, callable_from, french_number, last_digits
 from ivr.flow.model import Flow, Prompt
+from ivr.ids import strict_id
 from ivr.store import callbacks, calls, offers
 from ivr.store.callbacks import Callback
 from ivr.views.context import Context, context, field, form, respond
@@ -19,8 +20,7 @@ MAX_TRIES = 3
 
 
 def _id(request: web.Request, name: str) -> int | None:
-    raw = request.query.get(name, "")
-    return int(raw) if raw.isdigit() and len(raw) < 18 else None
+    return strict_id(request.query.get(name))
 
 
 def _box(ctx: Context) -> NumberBox | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import asyncpg
@@ -14,15 +13,13 @@ from multidict import MultiDictProxy
 from ivr import keys, twilio_form
 from ivr.clock import Clock
 from ivr.flow.model import Flow
+from ivr.ids import strict_id as strict_id
 from ivr.metrics import Metrics
 from ivr.rings import RingPolicy
 from ivr.settings import Settings
 
 TWIML = "application/xml"
 MAX_FIELD = 2000
-BIGINT_MAX = 2**63 - 1  # PostgreSQL bigint (bigserial ids)
-INT_MAX = 2**31 - 1  # PostgreSQL integer (serial ids)
-_ID = re.compile(r"[0-9]{1,19}")
 
 
 @dataclass(frozen=True)
@@ -55,14 +52,6 @@ async def form(request: web.Request) -> Form:
     """The posted form, as the middleware read, verified and cleaned it."""
     verified: Form | None = request.get(twilio_form.FORM_KEY)
     return verified if verified is not None else await request.post()
-
-
-def strict_id(raw: str | None, maximum: int = BIGINT_MAX) -> int | None:
-    """A database id from text: ASCII digits only, 1..maximum; anything else is None."""
-    if raw is None or not _ID.fullmatch(raw):  # not str.isdigit(): "²" is a digit to it
-        return None
-    value = int(raw)
-    return value if 0 < value <= maximum else None
 
 
 def field(data: Form, name: str) -> str:
